@@ -1,0 +1,1 @@
+"""cnnsteps web app and command line."""

@@ -1,0 +1,45 @@
+"""Assembles the app: static files, the JSON API routers, the pages, the error handlers."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+
+from engine import EngineError
+
+from .api import router as api_router
+from .limits import MAX_BODY_BYTES
+from .pages import router as pages_router
+from .resources import folder
+
+app = FastAPIOffline(
+    title="cnnsteps",
+    version="1.0",
+    description="Step-by-step mathematics of convolutional neural networks: every op returns its trace.",
+)
+app.mount("/static", StaticFiles(directory=folder("static")), name="static")
+app.include_router(api_router)
+app.include_router(pages_router)
+
+
+@app.middleware("http")
+async def refuse_large_bodies(request: Request, call_next):
+    """413 before the body is read, from the declared length."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        return JSONResponse(status_code=413, content={"detail": [{
+            "loc": ["body"], "type": "too_large",
+            "msg": f"the body is {int(length):,} bytes; the limit is {MAX_BODY_BYTES:,}"}]})
+    return await call_next(request)
+
+
+@app.exception_handler(EngineError)
+async def engine_error(request: Request, error: EngineError) -> JSONResponse:
+    """The engine's own check, as FastAPI's standard 422 detail list naming the field."""
+    loc: list = ["body", error.argument]
+    if error.location:
+        loc += list(error.location)
+    return JSONResponse(status_code=422, content={"detail": [{"loc": loc, "msg": error.problem,
+                                                              "type": "value_error"}]})
