@@ -1,5 +1,18 @@
-"""The HTML pages."""
+"""The HTML pages: the home page and one walkthrough per op."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from ..render import templates
+from .walkthrough import WALKTHROUGHS
+from .walkthrough import router as walkthrough_router
 
 router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> HTMLResponse:
+    return HTMLResponse(templates.get_template("home.html").render(walkthroughs=WALKTHROUGHS, present=False))
+
+
+router.include_router(walkthrough_router)

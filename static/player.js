@@ -1,0 +1,129 @@
+// The step player: moves through the server-rendered steps, highlights the cells each step
+// reads and writes, keeps the URL fragment on the current step, and reads the step aloud.
+const walk = document.querySelector("section.walk");
+if (walk) start(walk);
+
+function start(walk) {
+  const list = walk.querySelector("[data-steps]");
+  const say = walk.querySelector("[data-say]");
+  const now = walk.querySelector("[data-now]");
+  const counter = walk.querySelector("[data-counter]");
+  const player = walk.querySelector(".player");
+  const playButton = player.querySelector('[data-act="play"]');
+  const speed = player.querySelector('[data-act="speed"]');
+  const more = walk.querySelector("[data-more]");
+  const total = Number(walk.dataset.stepCount);
+  const stepsUrl = walk.dataset.stepsUrl;
+  let current = 0;
+  let timer = null;
+  let loading = null;
+
+  player.hidden = false;
+  walk.classList.add("playing-ready");
+
+  const loaded = () => list.children.length;
+
+  async function ensure(n) {
+    while (n > loaded()) {
+      if (!loading) {
+        loading = fetch(`${stepsUrl}&offset=${loaded()}`)
+          .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
+          .then((html) => {
+            list.insertAdjacentHTML("beforeend", html);
+            if (more && loaded() >= total) more.remove();
+          })
+          .finally(() => { loading = null; });
+      }
+      try { await loading; } catch { return false; }
+    }
+    return true;
+  }
+
+  function mark(n) {
+    walk.querySelectorAll("td.hl, td.tgt").forEach((td) => td.classList.remove("hl", "tgt"));
+    walk.querySelectorAll("li.step.current").forEach((li) => li.classList.remove("current"));
+    walk.querySelectorAll("td[data-step]").forEach((td) => {
+      td.classList.toggle("pending", Number(td.dataset.step) > n);
+    });
+    const li = document.getElementById(`step-${n}`);
+    if (!li) return;
+    li.classList.add("current");
+    const reads = JSON.parse(li.dataset.reads || "{}");
+    for (const [tensor, indices] of Object.entries(reads)) {
+      for (const index of indices) {
+        walk.querySelectorAll(`td[data-t="${tensor}"][data-i="${index}"]`).forEach((td) => td.classList.add("hl"));
+      }
+    }
+    const target = JSON.parse(li.dataset.target || "null");
+    if (target) {
+      walk.querySelectorAll(`td[data-t="${target.tensor}"][data-i="${target.index}"]`)
+        .forEach((td) => { td.classList.add("tgt"); td.classList.remove("pending"); });
+    }
+    say.textContent = li.dataset.say;
+    if (now) now.innerHTML = `<strong>Step ${n} of ${total}: ${li.querySelector("h4").textContent}</strong>`
+      + (li.querySelector(".x")?.outerHTML ?? "");
+    counter.textContent = String(n);
+  }
+
+  async function go(n, { updateUrl = true } = {}) {
+    n = Math.max(1, Math.min(total, n));
+    if (!(await ensure(n))) return;
+    current = n;
+    mark(n);
+    if (updateUrl) history.replaceState(null, "", `#step-${n}`);
+    const li = document.getElementById(`step-${n}`);
+    if (li && walk.classList.contains("follow")) li.scrollIntoView({ block: "nearest" });
+    if (n === total) stop();
+  }
+
+  function stop() {
+    clearInterval(timer);
+    timer = null;
+    playButton.setAttribute("aria-pressed", "false");
+    playButton.textContent = "▶ Play";
+    playButton.setAttribute("aria-label", "Play");
+  }
+
+  function play() {
+    if (timer) return stop();
+    if (current >= total) go(1);
+    playButton.setAttribute("aria-pressed", "true");
+    playButton.textContent = "⏸ Pause";
+    playButton.setAttribute("aria-label", "Pause");
+    timer = setInterval(() => go(current + 1), Number(speed.value));
+  }
+
+  speed.addEventListener("change", () => { if (timer) { stop(); play(); } });
+  player.addEventListener("click", (event) => {
+    const act = event.target.closest("button")?.dataset.act;
+    if (act === "first") go(1);
+    else if (act === "prev") go(current - 1);
+    else if (act === "next") go(current + 1);
+    else if (act === "last") go(total);
+    else if (act === "play") play();
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest("input, textarea, select, [contenteditable]")) return;
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    const keys = { ArrowRight: () => go(current + 1), ArrowLeft: () => go(current - 1),
+                   Home: () => go(1), End: () => go(total), " ": () => play() };
+    const action = keys[event.key];
+    if (!action) return;
+    if (event.key === " " && event.target.closest("button, a, summary")) return;
+    event.preventDefault();
+    action();
+  });
+
+  window.addEventListener("hashchange", () => {
+    const n = stepFromHash();
+    if (n && n !== current) go(n, { updateUrl: false });
+  });
+
+  function stepFromHash() {
+    const m = /^#step-(\d+)$/.exec(location.hash);
+    return m ? Number(m[1]) : null;
+  }
+
+  go(stepFromHash() || 1, { updateUrl: Boolean(stepFromHash()) });
+}
