@@ -12,6 +12,8 @@ from engine import EngineError, conv2d, conv2d_backward, output_size, parse_matr
 from engine.numfmt import fmt
 from engine.trace import Trace
 
+from .render import plain
+
 
 def _pair_or_word(text: str):
     """'1' -> 1, '1,2' -> (1, 2), 'same' -> 'same'."""
@@ -24,23 +26,6 @@ def _pair_or_word(text: str):
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number or a list of them") from None
     return numbers[0] if len(numbers) == 1 else tuple(numbers)
-
-
-def plain(tex_text: str) -> str:
-    """LaTeX from a step, readable in a terminal."""
-    replacements = [(r"\left\lfloor", "floor("), (r"\right\rfloor", ")"), (r"\left\lceil", "ceil("),
-                    (r"\right\rceil", ")"), (r"\cdots", "..."), (r"\cdot", "·"), (r"\times", "×"),
-                    (r"\frac{\partial L}{\partial ", "dL/d"), (r"\,", " "), (r"\ ", " "), ("\\\\", " | ")]
-    out = tex_text
-    for old, new in replacements:
-        out = out.replace(old, new)
-    import re
-    out = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", out)
-    out = re.sub(r"\\text\{([^{}]*)\}", r"\1", out)
-    out = re.sub(r"\\(begin|end)\{pmatrix\}", "", out)
-    out = re.sub(r"_\{([^{}]*)\}", r"(\1)", out)
-    out = out.replace("{", "").replace("}", "").replace("\\", "")
-    return re.sub(r" +", " ", out).strip()
 
 
 def print_trace(trace: Trace, out=sys.stdout) -> None:

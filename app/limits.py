@@ -12,7 +12,7 @@ MAX_STEP_LIMIT = 500
 DEFAULT_STEP_LIMIT = 50
 """Steps in a response when step_limit is not given (keeps responses well under 1 MB)."""
 
-PAGE_STEPS = 60
+PAGE_STEPS = 30
 """Steps a page renders on the server; the player fetches the rest from the API."""
 
 MAX_QUERY_CHARS = 200_000

@@ -11,32 +11,32 @@ function start(walk) {
   const player = walk.querySelector(".player");
   const playButton = player.querySelector('[data-act="play"]');
   const speed = player.querySelector('[data-act="speed"]');
-  const more = walk.querySelector("[data-more]");
   const total = Number(walk.dataset.stepCount);
   const stepsUrl = walk.dataset.stepsUrl;
   let current = 0;
   let timer = null;
-  let loading = null;
 
   player.hidden = false;
   walk.classList.add("playing-ready");
 
-  const loaded = () => list.children.length;
-
+  // Steps arrive in pages from the server; a jump far ahead fetches only the page it lands in.
   async function ensure(n) {
-    while (n > loaded()) {
-      if (!loading) {
-        loading = fetch(`${stepsUrl}&offset=${loaded()}`)
-          .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
-          .then((html) => {
-            list.insertAdjacentHTML("beforeend", html);
-            if (more && loaded() >= total) more.remove();
-          })
-          .finally(() => { loading = null; });
+    if (document.getElementById(`step-${n}`)) return true;
+    try {
+      const response = await fetch(`${stepsUrl}&offset=${n - 1}`);
+      if (!response.ok) return false;
+      const holder = document.createElement("ol");
+      holder.innerHTML = await response.text();
+      for (const li of [...holder.children]) {
+        if (document.getElementById(li.id)) continue;
+        const number = Number(li.id.slice(5));
+        const after = [...list.children].find((el) => Number(el.id.slice(5)) > number);
+        list.insertBefore(li, after ?? null);
       }
-      try { await loading; } catch { return false; }
+    } catch {
+      return false;
     }
-    return true;
+    return Boolean(document.getElementById(`step-${n}`));
   }
 
   function mark(n) {
