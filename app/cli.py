@@ -28,7 +28,8 @@ def _pair_or_word(text: str):
     return numbers[0] if len(numbers) == 1 else tuple(numbers)
 
 
-def print_trace(trace: Trace, out=sys.stdout) -> None:
+def print_trace(trace: Trace, out=None) -> None:
+    out = out or sys.stdout
     print(f"{trace.op}: {len(trace.steps)} steps", file=out)
     for step in trace.steps:
         print(f"\n[{step.id}] {step.title}", file=out)

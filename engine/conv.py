@@ -13,7 +13,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .errors import EngineError
 from .layout import Layout, affine, label
-from .numfmt import factor, tex, write_sum
+from .numfmt import factor, shown, tex, write_sum
 from .shapes import Padding4, SamePadding, effective_kernel, out_size, resolve_padding
 from .tensors import as_pair, as_tensor
 from .trace import Combine, Factor, Segment, Step, StepKind, Trace, cell_id, term
@@ -441,6 +441,7 @@ def conv_backward_trace(pb: ConvProblem, grad_output: Any, op: str) -> Trace:
         # the caller's kernel cell (p_user, q_user) slides at (p, q) of the window
         p, q = (kH - 1 - p_user, kW - 1 - q_user) if pb.mode == "convolution" else (p_user, q_user)
         c = pb.channels(o)[c_local]
+        total = N * H_out * W_out
         terms, parts, reads_x, reads_d = [], [], [], []
         for n in range(N):
             for i in range(H_out):
@@ -448,8 +449,9 @@ def conv_backward_trace(pb: ConvProblem, grad_output: Any, op: str) -> Trace:
                     cell = pb.input_cell(n, c, i, j, p, q)
                     xv, dv = pb.input_value(cell), float(delta[n, o, i, j])
                     d_index, x_index = out_layout.user((n, o, i, j)), pb.x_layout.user(cell)
+                    if shown(len(terms), total):
+                        parts.append(f"{factor(dv, digits)}({tex(xv, digits)})")
                     terms.append(term(Factor("grad_output", d_index, dv), Factor("input", x_index, xv)))
-                    parts.append(f"{factor(dv, digits)}({tex(xv, digits)})")
                     reads_d.append(d_index)
                     reads_x.append(x_index)
         user = pb.w_layout.user(index)
@@ -462,32 +464,41 @@ def conv_backward_trace(pb: ConvProblem, grad_output: Any, op: str) -> Trace:
                      f"with δ."),
             formula=rf"\frac{{\partial L}}{{\partial k_{{{label(user)}}}}} = \sum_{{i,j}} \delta_{{i,j}}\,"
                     rf" x_{{S i + m,\, S j + n}}",
-            expansion=rf"\frac{{\partial L}}{{\partial k_{{{label(user)}}}}} = " + write_sum(parts, value, digits),
+            expansion=rf"\frac{{\partial L}}{{\partial k_{{{label(user)}}}}} = " + write_sum(parts, value, digits, total),
             terms=tuple(terms), result=value, target=("grad_weight", user),
             reads={"grad_output": reads_d, "input": reads_x, "kernel": [user]},
         )
 
     grad_b = delta.sum(axis=(0, 2, 3))
+    # a scalar bias is one number added by every filter: its gradient sums the δ of all of them
+    shared_bias = pb.b is not None and not pb.b_layout.keep
 
     def make_grad_bias(index: tuple[int, ...], digits: int) -> Step:
         (o,) = index
+        filters = range(C_out) if shared_bias else (o,)
+        value = float(grad_b.sum()) if shared_bias else float(grad_b[o])
+        total = N * len(filters) * H_out * W_out
         terms, parts, reads_d = [], [], []
         for n in range(N):
-            for i in range(H_out):
-                for j in range(W_out):
-                    d_index = out_layout.user((n, o, i, j))
-                    dv = float(delta[n, o, i, j])
-                    terms.append(term(Factor("grad_output", d_index, dv)))
-                    parts.append(factor(dv, digits))
-                    reads_d.append(d_index)
+            for f in filters:
+                for i in range(H_out):
+                    for j in range(W_out):
+                        d_index = out_layout.user((n, f, i, j))
+                        dv = float(delta[n, f, i, j])
+                        if shown(len(terms), total):
+                            parts.append(factor(dv, digits))
+                        terms.append(term(Factor("grad_output", d_index, dv)))
+                        reads_d.append(d_index)
         user = pb.b_layout.user((o,))
         return Step(
             id=cell_id("grad_bias", user), kind=StepKind.GRADIENT_SUM,
             title=f"∂L/∂b{'(' + label(user) + ')' if user else ''}",
-            message="The bias is added to every output cell of its filter, so its gradient is the sum of their δ.",
+            message=("The bias is added to every output cell of "
+                     + ("every filter" if shared_bias and C_out > 1 else "its filter")
+                     + ", so its gradient is the sum of their δ."),
             formula=r"\frac{\partial L}{\partial b} = \sum_{i,j} \delta_{i,j}",
-            expansion=r"\frac{\partial L}{\partial b} = " + write_sum(parts, float(grad_b[o]), digits),
-            terms=tuple(terms), result=float(grad_b[o]), target=("grad_bias", user), reads={"grad_output": reads_d},
+            expansion=r"\frac{\partial L}{\partial b} = " + write_sum(parts, value, digits, total),
+            terms=tuple(terms), result=value, target=("grad_bias", user), reads={"grad_output": reads_d},
         )
 
     x_user_shape = pb.x_layout.user(pb.x.shape)
@@ -500,7 +511,7 @@ def conv_backward_trace(pb: ConvProblem, grad_output: Any, op: str) -> Trace:
     if pb.b is not None:
         segments.append(Segment("grad_bias", pb.b_layout.user((C_out,)),
                                 lambda index, digits: make_grad_bias(index or (0,), digits)))
-        outputs["grad_bias"] = grad_b if pb.b_layout.keep else np.float64(grad_b[0])
+        outputs["grad_bias"] = np.float64(grad_b.sum()) if shared_bias else grad_b
     notes = _notes(pb) + [
         "∂L/∂k is a valid cross-correlation of the input with δ.",
         "∂L/∂x is the full convolution of δ with the kernel rotated 180°"

@@ -41,8 +41,24 @@ def factor(value: float, digits: int = DEFAULT_DIGITS) -> str:
     return f"({text})" if value < 0 else text
 
 
-def write_sum(parts: list[str], result: float, digits: int = DEFAULT_DIGITS, limit: int = 36) -> str:
-    """'a + b + ... = r', with a long sum cut in the middle."""
-    if len(parts) > limit:
-        parts = parts[: limit - 4] + [rf"\cdots\ ({len(parts) - limit + 4}\text{{ more}})"] + parts[-4:]
+SUM_LIMIT = 36
+"""Terms written out in one expansion; a longer sum shows its first and last terms."""
+
+
+def shown(k: int, total: int, limit: int = SUM_LIMIT) -> bool:
+    """Whether term k of ``total`` is written out (so long sums format only what they show)."""
+    return total <= limit or k < limit - 4 or k >= total - 4
+
+
+def write_sum(parts: list[str], result: float, digits: int = DEFAULT_DIGITS, total: int | None = None,
+              limit: int = SUM_LIMIT) -> str:
+    """'a + b + ... = r', with a long sum cut in the middle.
+
+    ``parts`` holds every term, or, with ``total``, only the ones ``shown`` keeps.
+    """
+    total = len(parts) if total is None else total
+    if total > limit:
+        if len(parts) == total:
+            parts = parts[: limit - 4] + parts[-4:]
+        parts = parts[: limit - 4] + [rf"\cdots\ ({total - limit + 4}\text{{ more}})"] + parts[-4:]
     return " + ".join(parts or ["0"]) + f" = {tex(result, digits)}"

@@ -22,13 +22,18 @@ _DTYPE = re.compile(r",\s*dtype\s*=\s*[\w.]+\s*$")
 
 def _number(token: str, name: str, location: tuple[int, ...]) -> float:
     text = token.strip().replace("−", "-").replace("–", "-")
+    value = None
     if "/" in text:
         top, _, bottom = text.partition("/")
         if _NUMBER.fullmatch(top.strip()) and _NUMBER.fullmatch(bottom.strip()) and float(bottom) != 0:
-            return float(top) / float(bottom)
+            value = float(top) / float(bottom)
     elif _NUMBER.fullmatch(text):
-        return float(text)
-    raise EngineError(name, f"{token.strip()!r} at {where(location)} is not a number", location)
+        value = float(text)
+    if value is None:
+        raise EngineError(name, f"{token.strip()!r} at {where(location)} is not a number", location)
+    if not np.isfinite(value):  # 1e400 reads as infinity
+        raise EngineError(name, f"{token.strip()!r} at {where(location)} is too large", location)
+    return value
 
 
 def parse_matrix(text: str, name: str = "input") -> np.ndarray:

@@ -142,6 +142,8 @@ def output_size(input_size: Any, kernel_size: Any, *, stride: Any = 1, padding: 
                                              f"{n + before + after}")
         out = out_size(n, k, s, before, after, d, ceil_mode)
         result.append(out)
+        if square and axis == "column":
+            continue  # the same arithmetic as the rows: said once
         span = n + before + after - eff
         if span % s and not ceil_mode:
             last = (out - 1) * s + eff  # padded cells covered, counting from the first padded cell

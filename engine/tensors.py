@@ -16,7 +16,7 @@ def as_tensor(value: Any, name: str, ranks: Sequence[int]) -> np.ndarray:
     Refuses booleans, text, ragged nesting, NaN and infinity, each with the position.
     """
     if isinstance(value, np.ndarray):
-        if value.dtype == bool or not np.issubdtype(value.dtype, np.number):
+        if not _real_dtype(value.dtype):
             raise EngineError(name, f"expected numbers, got an array of {value.dtype}")
         array = value.astype(float, copy=True)
     else:
@@ -38,13 +38,27 @@ def fmt_bad(value: float) -> str:
     return "NaN" if np.isnan(value) else ("infinity" if value > 0 else "-infinity")
 
 
+def _real_dtype(dtype: np.dtype) -> bool:
+    """Whole or real numbers; not booleans, text, objects, or complex numbers (casting those
+    would silently drop the imaginary part)."""
+    return dtype != bool and (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating))
+
+
 def _nested_shape(value: Any, name: str, at: tuple[int, ...]) -> tuple[int, ...]:
     """The shape of a nested list of numbers, or an error naming the first ragged row."""
     if isinstance(value, bool) or isinstance(value, np.bool_):
         raise EngineError(name, f"true/false at {where(at) if at else 'the top'} is not a number", at)
+    if isinstance(value, int):
+        try:
+            float(value)
+        except OverflowError:
+            raise EngineError(name, f"the whole number at {where(at) if at else 'the top'} is too large",
+                              at) from None
     if isinstance(value, (int, float, np.integer, np.floating)):
         return ()
     if isinstance(value, np.ndarray):
+        if not _real_dtype(value.dtype):
+            raise EngineError(name, f"expected numbers, got an array of {value.dtype}", at)
         return value.shape
     if not isinstance(value, (list, tuple)):
         raise EngineError(name, f"{value!r} at {where(at) if at else 'the top'} is not a number", at)
