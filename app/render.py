@@ -41,7 +41,7 @@ def plain(latex: str) -> str:
                      (r"\Rightarrow", "gives"), (r"\max", "max"), (r"\min", "min"), (r"\sum", "sum")]:
         out = out.replace(old, new)
     out = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", out)
-    out = re.sub(r"\\text\{([^{}]*)\}", r"\1", out)
+    out = re.sub(r"\\(?:text|mathrm)\{([^{}]*)\}", r"\1", out)
     out = re.sub(r"\\(begin|end)\{pmatrix\}", "", out)
     out = re.sub(r"_\{([^{}]*)\}", r"(\1)", out)
     out = out.replace("{", "").replace("}", "").replace("\\", "")
@@ -120,7 +120,8 @@ def step_view(step: Step, number: int, digits: int) -> dict[str, Any]:
         target = {"tensor": step.target[0], "index": ",".join("" if k is None else str(k) for k in step.target[1])}
     say = f"Step {number}: {step.title}. {step.message} {plain(step.expansion)}"
     return {
-        "number": number, "id": step.id, "kind": step.kind.value, "title": step.title, "message": step.message,
+        "number": number, "id": step.id, "kind": step.kind.value, "message": step.message,
+        "title": step.title + (f" = {fmt(step.result, digits)}" if isinstance(step.result, (int, float)) else ""),
         "formula": mathml(step.formula), "expansion": mathml(step.expansion),
         "reads": json.dumps(reads), "target": json.dumps(target), "say": say,
         "substeps": [step_view(s, number, digits) for s in step.substeps],

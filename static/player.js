@@ -39,6 +39,18 @@ function start(walk) {
     return Boolean(document.getElementById(`step-${n}`));
   }
 
+  // A target index with an empty part names a whole slice: ",0" is every row of column 0 (im2col).
+  function cellsAt(tensor, index) {
+    const parts = index.split(",");
+    if (parts.length < 2 || !parts.includes("")) {
+      return walk.querySelectorAll(`td[data-t="${tensor}"][data-i="${index}"]`);
+    }
+    return [...walk.querySelectorAll(`td[data-t="${tensor}"]`)].filter((td) => {
+      const have = td.dataset.i.split(",");
+      return have.length === parts.length && parts.every((part, k) => part === "" || part === have[k]);
+    });
+  }
+
   function mark(n) {
     walk.querySelectorAll("td.hl, td.tgt").forEach((td) => td.classList.remove("hl", "tgt"));
     walk.querySelectorAll("li.step.current").forEach((li) => li.classList.remove("current"));
@@ -56,7 +68,7 @@ function start(walk) {
     }
     const target = JSON.parse(li.dataset.target || "null");
     if (target) {
-      walk.querySelectorAll(`td[data-t="${target.tensor}"][data-i="${target.index}"]`)
+      cellsAt(target.tensor, target.index)
         .forEach((td) => { td.classList.add("tgt"); td.classList.remove("pending"); });
     }
     say.textContent = li.dataset.say;

@@ -49,7 +49,8 @@ class Walkthrough:
     fields: tuple[Field, ...]
     run: Callable[[dict[str, Any]], Trace]
     presets: tuple[Preset, ...] = ()
-    random_fields: dict[str, tuple[int, int]] = field(default_factory=dict)
+    random_fields: dict[str, tuple[int, int] | range] = field(default_factory=dict)
+    """Fields the random button fills: a matrix shape (rows, columns), or a range of whole numbers."""
     pair: str | None = None  # the forward/backward page that goes with this one
 
 
@@ -108,7 +109,10 @@ GRAD = Field("grad_output", "Upstream gradient δ = ∂L/∂z", "matrix", "1 2; 
 
 def _conv_args(q: dict[str, Any], one_d: bool) -> dict[str, Any]:
     read = _vector if one_d else parse_matrix
-    return dict(x=read(q["input"], "input"), w=read(q["kernel"], "kernel"), b=_bias(q.get("bias", "")),
+    w = read(q["kernel"], "kernel")
+    if not one_d and w.ndim == 3:
+        w = w[None]  # channels typed in the box are the slices of one filter
+    return dict(x=read(q["input"], "input"), w=w, b=_bias(q.get("bias", "")),
                 stride=_ints(q["stride"], "stride"), padding=_padding(q["padding"]),
                 dilation=_ints(q["dilation"], "dilation"), mode=q["mode"])
 
@@ -250,20 +254,29 @@ WALKTHROUGHS: dict[str, Walkthrough] = {w.slug: w for w in [
          Preset("Seed 004: ResNet's first layer", "224, 7×7, stride 2, pad 3", {"input_size": "224", "kernel_size": "7", "stride": "2", "padding": "3"}),
          Preset("Seed 003: MNIST 28×28 with a 6×6 filter", "", {"input_size": "28", "kernel_size": "6", "stride": "1"}),
          Preset("Seed 001, exercise 1.2", "100, 3×3, stride 2, pad 1", {"input_size": "100", "kernel_size": "3", "stride": "2", "padding": "1"})),
+        {"input_size": range(5, 33), "kernel_size": range(1, 8), "stride": range(1, 4), "padding": range(0, 3)},
     ),
 ]}
 
 
 def _query(w: Walkthrough, request: Request) -> dict[str, str]:
     given = request.query_params
-    return {f.name: given.get(f.name, "" if f.optional else f.default) for f in w.fields}
+    q = {f.name: given.get(f.name, f.default) for f in w.fields}
+    for f in w.fields:
+        if f.kind == "choice" and q[f.name] not in f.choices:
+            raise EngineError(f.name, f"{q[f.name]!r} is not one of: {', '.join(f.choices)}")
+    return q
 
 
 def _random_query(w: Walkthrough, seed: int) -> dict[str, str]:
     rng = random.Random(seed)
     q = {f.name: f.default for f in w.fields}
-    for name, (rows, cols) in w.random_fields.items():
-        q[name] = "\n".join(" ".join(str(rng.randint(-3, 5)) for _ in range(cols)) for _ in range(rows))
+    for name, spec in w.random_fields.items():
+        if isinstance(spec, range):  # a whole number field
+            q[name] = str(rng.choice(spec))
+        else:
+            rows, cols = spec
+            q[name] = "\n".join(" ".join(str(rng.randint(-3, 5)) for _ in range(cols)) for _ in range(rows))
     return q
 
 
@@ -288,7 +301,8 @@ def _grids(w: Walkthrough, trace: Trace) -> list:
         pads = (0, 0, 0, 0)
     names = {"input": "Input x", "kernel": "Kernel k", "bias": "Bias b", "grad_output": "δ = ∂L/∂z",
              "output": "Output z", "grad_input": "∂L/∂x", "grad_weight": "∂L/∂k", "grad_bias": "∂L/∂b",
-             "columns": "Columns (one window each)", "weight_rows": "Kernel as a row"}
+             "columns": "Columns (one window each)", "weight_rows": "Kernel as a row",
+             "output_size": "Output size"}
     inputs = [grid(name, names.get(name, name), value, digits, pads if name == "input" else (0, 0, 0, 0))
               for name, value in trace.inputs.items()]
     outputs = [grid(name, names.get(name, name), value, digits, steps_of=positions(name, value))
@@ -303,12 +317,12 @@ def render_page(request: Request, w: Walkthrough) -> HTMLResponse:
         seed = int(seed_text) if seed_text.isdigit() else random.randrange(1000)
         q = _random_query(w, seed)
     else:
-        q = _query(w, request)
+        q = {f.name: request.query_params.get(f.name, f.default) for f in w.fields}
     present = request.query_params.get("present") == "1"
     error = None
     trace = None
     try:
-        trace = w.run(q)
+        trace = w.run(_query(w, request) if seed is None else q)
     except EngineError as e:
         error = {"field": e.argument if any(f.name == e.argument for f in w.fields) else None,
                  "message": e.problem, "argument": e.argument}
