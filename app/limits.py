@@ -17,3 +17,19 @@ PAGE_STEPS = 30
 
 MAX_QUERY_CHARS = 200_000
 """Length of a page's query string, at most."""
+
+MAX_PARAMETER = 100_000
+"""A stride, padding, dilation, groups, kernel size or input size, at most."""
+
+MAX_OUTPUT_ELEMENTS = 4_000_000
+"""Numbers in an op's output, which every response carries (64 x 224 x 224 is 3.2 million, ~55 MB
+of JSON). An im2col matrix, listed cell by cell beside its numbers, stays within MAX_ELEMENTS."""
+
+MAX_MULTIPLY_ADDS = 200_000_000
+"""Multiply-adds of one request (a 3x224x224 input through 64 3x3 filters is 86.7 million)."""
+
+MAX_WORKING_CELLS = 10_000_000
+"""Cells an op holds at once: the padded input, or the input cells under every window (im2col)."""
+
+MAX_RESPONSE_TERMS = 100_000
+"""Terms in one response's steps: a page ends early rather than pass it (one step always goes)."""

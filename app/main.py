@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -10,6 +11,8 @@ from fastapi_offline import FastAPIOffline
 from engine import EngineError
 
 from .api import router as api_router
+from .api.body_limit import BodyLimit
+from .api.errors import validation_error
 from .limits import MAX_BODY_BYTES
 from .pages import router as pages_router
 from .resources import folder
@@ -22,17 +25,8 @@ app = FastAPIOffline(
 app.mount("/static", StaticFiles(directory=folder("static")), name="static")
 app.include_router(api_router)
 app.include_router(pages_router)
-
-
-@app.middleware("http")
-async def refuse_large_bodies(request: Request, call_next):
-    """413 before the body is read, from the declared length."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        return JSONResponse(status_code=413, content={"detail": [{
-            "loc": ["body"], "type": "too_large",
-            "msg": f"the body is {int(length):,} bytes; the limit is {MAX_BODY_BYTES:,}"}]})
-    return await call_next(request)
+app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+app.add_exception_handler(RequestValidationError, validation_error)
 
 
 @app.exception_handler(EngineError)
