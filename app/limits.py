@@ -33,3 +33,6 @@ MAX_WORKING_CELLS = 10_000_000
 
 MAX_RESPONSE_TERMS = 100_000
 """Terms in one response's steps: a page ends early rather than pass it (one step always goes)."""
+
+GRID_CELLS = 4096
+"""Cells a page draws in one grid; a larger tensor is described, and its steps still listed."""

@@ -98,6 +98,9 @@ def _prepare(x: Any, w: Any, b: Any, stride: Any, padding: Any, dilation: Any, g
         x_keep = {1: (3,), 2: (1, 3), 3: (0, 1, 3)}[x_arr.ndim]
         w_keep = (3,) if w_arr.ndim == 1 else (0, 1, 3)
         out_keep = (0, 1, 3) if x_arr.ndim == 3 else ((1, 3) if x_arr.ndim == 2 or w_arr.ndim == 3 else (3,))
+        for name, value in (("stride", stride), ("dilation", dilation)):
+            if isinstance(value, (list, tuple)):
+                raise EngineError(name, "a sequence takes one number, not a pair")
         stride_ = (1, as_pair(stride, "stride", minimum=1)[1])
         dilation_ = (1, as_pair(dilation, "dilation", minimum=1)[1])
         if isinstance(padding, str):
@@ -130,7 +133,7 @@ def _prepare(x: Any, w: Any, b: Any, stride: Any, padding: Any, dilation: Any, g
         raise EngineError("groups", f"{groups} groups must divide both the {C_in} input channels "
                                     f"and the {C_out} filters")
     if C_in_g * groups != C_in:
-        raise EngineError("kernel", f"each filter has {C_in_g} channels but the input has {C_in} "
+        raise EngineError("kernel", f"each filter has {C_in_g} channel{'s' * (C_in_g != 1)} but the input has {C_in} "
                                     f"channels in {groups} group{'s' * (groups > 1)} "
                                     f"(expected {C_in // groups} per filter)")
     pads, same = resolve_padding(pad_arg, (kH, kW), stride_, dilation_, (H, W))
@@ -198,7 +201,7 @@ def _notes(pb: ConvProblem) -> list[str]:
         span = size + before + after - effective_kernel(k, d)
         if span % s:
             notes.append(f"({size} + {before + after} - {effective_kernel(k, d)})/{s} is not a whole number: "
-                         f"the last {span % s} padded {axis}{'s' * (span % s > 1)} are never visited.")
+                         f"the last {span % s} padded {axis}{'s' * (span % s > 1)} {'are' if span % s > 1 else 'is'} never visited.")
     notes.append("Titles count rows and columns from 1; step ids and JSON indices count from 0.")
     return notes
 

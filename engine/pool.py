@@ -84,7 +84,7 @@ def _prepare(x: Any, kind: str, kernel_size: Any, stride: Any, padding: Any, cei
     pads = as_pair(padding, "padding", minimum=0)
     for axis, k, p in (("rows", kernel[0], pads[0]), ("columns", kernel[1], pads[1])):
         if 2 * p > k:
-            raise EngineError("padding", f"a pad of {p} {axis} is more than half the {k}-wide window: "
+            raise EngineError("padding", f"a pad of {p} {axis if p != 1 else axis[:-1]} is more than half the {k}-wide window: "
                                          f"a window could hold only padding")
     N, C, H, W = x4.shape
     H_out = out_size(H, kernel[0], stride_[0], pads[0], pads[0], 1, ceil_mode)
@@ -237,7 +237,7 @@ def pool2d_backward(x, grad_output, *, kind="max", kernel_size, stride=None, pad
         share[:] = counted / divisors[:, :, None, None]
     else:
         np.put_along_axis(share.reshape(pb.out_shape + (-1,)), winner[..., None], 1.0, axis=-1)
-    grad_xe = np.zeros((N, C, H + 2 * pH + kH + sH * H_out, W + 2 * pW + kW + sW * W_out))
+    grad_xe = np.zeros((N, C) + pb.extended()[1].shape)
     for p in range(kH):
         for q in range(kW):
             grad_xe[:, :, p:p + sH * H_out:sH, q:q + sW * W_out:sW] += delta * share[..., p, q]

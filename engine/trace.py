@@ -165,7 +165,10 @@ class Segment:
         match = re.fullmatch(re.escape(self.name) + r"\[([0-9, ]+)\]", step_id)
         if match is None:
             return None
-        index = tuple(int(k) for k in match.group(1).split(","))
+        try:
+            index = tuple(int(k) for k in match.group(1).split(","))
+        except ValueError:  # an id such as 'output[,]'
+            return None
         if len(index) != len(self.shape) or any(not 0 <= k < n for k, n in zip(index, self.shape)):
             return None
         return int(np.ravel_multi_index(index, self.shape))

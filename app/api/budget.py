@@ -82,6 +82,8 @@ def check_im2col(x_shape: tuple[int, ...], w_shape: tuple[int, ...] | None, kern
 def _check_windows(N: int, C: int, H: int, W: int, C_out: int, C_in_g: int, kernel: tuple[int, int],
                    stride: tuple[int, int], padding: Any, dilation: tuple[int, int]) -> tuple[int, int]:
     (kH, kW), (sH, sW), (dH, dW) = kernel, stride, dilation
+    if min(kH, kW, sH, sW, dH, dW) < 1:
+        return 0, 0  # not a problem the engine takes: it says why
     (top, bottom, left, right), _ = resolve_padding(padding, kernel, stride, dilation, (H, W))
     _check(N * C * (H + top + bottom) * (W + left + right), MAX_WORKING_CELLS, ("body", "padding"),
            "the cells of the padded input")
@@ -102,9 +104,12 @@ def check_pool(x_shape: tuple[int, ...], kernel_size: Any, stride: Any, padding:
     (kH, kW) = _pair(kernel_size)
     (sH, sW) = (kH, kW) if stride is None else _pair(stride)
     (pH, pW) = _pair(padding)
+    if min(kH, kW, sH, sW) < 1 or min(pH, pW) < 0:
+        return  # not a problem the engine takes: it says why
     H_out = out_size(H, kH, sH, pH, pH, 1, ceil_mode)
     W_out = out_size(W, kW, sW, pW, pW, 1, ceil_mode)
-    # the backward pass scatters into rows up to H + 2P + kH + S H_out (and the same for columns)
-    _check(N * C * (H + 2 * pH + kH + sH * H_out) * (W + 2 * pW + kW + sW * W_out), MAX_WORKING_CELLS,
+    # the input extended by the padding and by a last ceil-mode window's overhang
+    rows, cols = max(H + 2 * pH, (H_out - 1) * sH + kH), max(W + 2 * pW, (W_out - 1) * sW + kW)
+    _check(N * C * rows * cols, MAX_WORKING_CELLS,
            ("body",), "the cells of the padded input")
     _check(N * C * H_out * W_out * kH * kW, MAX_WORKING_CELLS, ("body",), "the input cells under all the windows")

@@ -10,13 +10,15 @@ from urllib.parse import urlencode
 
 import numpy as np
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 
 from engine import (EngineError, conv1d, conv1d_backward, conv2d, conv2d_backward, im2col, output_size,
                     parse_matrix, pool2d, pool2d_backward)
 from engine.trace import Trace, cell_id
 
-from ..limits import PAGE_STEPS
+from ..api import budget
+from ..limits import GRID_CELLS, PAGE_STEPS
 from ..render import grid, step_views, templates
 
 router = APIRouter(include_in_schema=False)
@@ -112,9 +114,11 @@ def _conv_args(q: dict[str, Any], one_d: bool) -> dict[str, Any]:
     w = read(q["kernel"], "kernel")
     if not one_d and w.ndim == 3:
         w = w[None]  # channels typed in the box are the slices of one filter
-    return dict(x=read(q["input"], "input"), w=w, b=_bias(q.get("bias", "")),
+    args = dict(x=read(q["input"], "input"), w=w, b=_bias(q.get("bias", "")),
                 stride=_ints(q["stride"], "stride"), padding=_padding(q["padding"]),
                 dilation=_ints(q["dilation"], "dilation"), mode=q["mode"])
+    budget.check_conv(args["x"].shape, w.shape, args["stride"], args["padding"], args["dilation"], one_d)
+    return args
 
 
 def _run_conv(q):
@@ -147,29 +151,34 @@ POOL_FIELDS = (
 )
 
 
-def _pool_args(q):
+def _pool_args(q, x: np.ndarray):
     stride = q.get("stride", "")
-    return dict(kind=q["kind"], kernel_size=_ints(q["kernel_size"], "kernel_size"),
+    args = dict(kind=q["kind"], kernel_size=_ints(q["kernel_size"], "kernel_size"),
                 stride=_ints(stride, "stride") if str(stride).strip() else None,
                 padding=_ints(q["padding"], "padding"), ceil_mode=q["ceil_mode"] == "true",
                 count_include_pad=q["count_include_pad"] == "true")
+    budget.check_pool(x.shape, args["kernel_size"], args["stride"], args["padding"], args["ceil_mode"])
+    return args
 
 
 def _run_pool(q):
-    return pool2d(parse_matrix(q["input"], "input"), **_pool_args(q))
+    x = parse_matrix(q["input"], "input")
+    return pool2d(x, **_pool_args(q, x))
 
 
 def _run_pool_back(q):
-    return pool2d_backward(parse_matrix(q["input"], "input"), parse_matrix(q["grad_output"], "grad_output"),
-                           **_pool_args(q))
+    x = parse_matrix(q["input"], "input")
+    return pool2d_backward(x, parse_matrix(q["grad_output"], "grad_output"), **_pool_args(q, x))
 
 
 def _run_im2col(q):
     kernel = q.get("kernel", "")
     w = parse_matrix(kernel, "kernel") if str(kernel).strip() else None
-    return im2col(parse_matrix(q["input"], "input"), kernel_size=_ints(q["kernel_size"], "kernel_size"),
-                  stride=_ints(q["stride"], "stride"), padding=_padding(q["padding"]),
-                  dilation=_ints(q["dilation"], "dilation"), w=w)
+    x = parse_matrix(q["input"], "input")
+    args = dict(kernel_size=_ints(q["kernel_size"], "kernel_size"), stride=_ints(q["stride"], "stride"),
+                padding=_padding(q["padding"]), dilation=_ints(q["dilation"], "dilation"))
+    budget.check_im2col(x.shape, None if w is None else w.shape, **args)
+    return im2col(x, w=w, **args)
 
 
 def _run_size(q):
@@ -303,11 +312,19 @@ def _grids(w: Walkthrough, trace: Trace) -> list:
              "output": "Output z", "grad_input": "∂L/∂x", "grad_weight": "∂L/∂k", "grad_bias": "∂L/∂b",
              "columns": "Columns (one window each)", "weight_rows": "Kernel as a row",
              "output_size": "Output size"}
+    def drawable(name: str, value: Any) -> bool:
+        rows, cols = (np.shape(value) + (1, 1))[:2] if np.ndim(value) < 2 else np.shape(value)[-2:]
+        padded = (rows + pads[0] + pads[1]) * (cols + pads[2] + pads[3]) if name == "input" else rows * cols
+        return np.size(value) <= GRID_CELLS and padded <= GRID_CELLS
+
     inputs = [grid(name, names.get(name, name), value, digits, pads if name == "input" else (0, 0, 0, 0))
-              for name, value in trace.inputs.items()]
+              for name, value in trace.inputs.items() if drawable(name, value)]
     outputs = [grid(name, names.get(name, name), value, digits, steps_of=positions(name, value))
-               for name, value in trace.outputs.items() if name != "cells" and np.ndim(value) <= 4]
-    return [("Given", inputs), ("Computed", outputs)]
+               for name, value in trace.outputs.items()
+               if name != "cells" and np.ndim(value) <= 4 and drawable(name, value)]
+    hidden = [names.get(name, name) for name, value in list(trace.inputs.items()) + list(trace.outputs.items())
+              if name != "cells" and not drawable(name, value)]
+    return [("Given", inputs), ("Computed", outputs)], hidden
 
 
 def render_page(request: Request, w: Walkthrough) -> HTMLResponse:
@@ -326,8 +343,13 @@ def render_page(request: Request, w: Walkthrough) -> HTMLResponse:
     except EngineError as e:
         error = {"field": e.argument if any(f.name == e.argument for f in w.fields) else None,
                  "message": e.problem, "argument": e.argument}
-    except (ValueError, TypeError, KeyError) as e:
-        error = {"field": None, "message": str(e), "argument": ""}
+    except RequestValidationError as e:  # a size budget of app.limits
+        problem = e.errors()[0]
+        name = str(problem["loc"][-1])
+        error = {"field": name if any(f.name == name for f in w.fields) else None,
+                 "message": problem["msg"], "argument": "" if name == "body" else name}
+    except (ValueError, TypeError, KeyError, MemoryError, ArithmeticError) as e:
+        error = {"field": None, "message": f"this problem cannot be computed: {e}", "argument": ""}
     context = {
         "w": w, "q": q, "error": error, "trace": trace, "seed": seed, "present": present,
         "walkthroughs": WALKTHROUGHS, "presets": [(p, urlencode({**{f.name: f.default for f in w.fields}, **p.query}))
@@ -335,8 +357,11 @@ def render_page(request: Request, w: Walkthrough) -> HTMLResponse:
         "query_string": urlencode(q), "page_steps": PAGE_STEPS,
     }
     if trace is not None:
-        context.update(grids=_grids(w, trace), steps=step_views(trace, 0, PAGE_STEPS), step_count=len(trace.steps),
-                       formula=trace.formula, notes=trace.notes)
+        grids, hidden = _grids(w, trace)
+        notes = trace.notes + [f"{name} has more than {GRID_CELLS:,} cells to draw; the steps list every number."
+                               for name in hidden]
+        context.update(grids=grids, steps=step_views(trace, 0, PAGE_STEPS), step_count=len(trace.steps),
+                       formula=trace.formula, notes=notes)
     html = templates.get_template("walkthrough.html").render(request=request, **context)
     return HTMLResponse(html, status_code=200)
 
@@ -347,7 +372,7 @@ def render_steps(request: Request, w: Walkthrough) -> HTMLResponse:
     try:
         offset = max(int(request.query_params.get("offset", "0")), 0)
         trace = w.run(q)
-    except (EngineError, ValueError):
+    except (EngineError, RequestValidationError, ValueError, MemoryError):
         return HTMLResponse("", status_code=422)
     views = step_views(trace, offset, offset + PAGE_STEPS)
     return HTMLResponse(templates.get_template("partials/steps.html").render(steps=views))

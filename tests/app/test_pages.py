@@ -403,8 +403,6 @@ HUGE_PADDING = [
 ]
 
 
-@pytest.mark.xfail(strict=False, reason="padded input of ~10^10 cells: MemoryError escapes as a 500 "
-                                       "(needs a size check against app.limits.MAX_ELEMENTS in the engine or page)")
 @pytest.mark.parametrize("slug,params", HUGE_PADDING, ids=[f"{s}-{'&'.join(p)}" for s, p in HUGE_PADDING])
 def test_huge_padding_is_refused_with_a_message_not_a_500(client, slug, params):
     response = client.get(f"/{slug}", params=params)
