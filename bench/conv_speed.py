@@ -20,20 +20,10 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engine import conv2d  # noqa: E402
-
-STEP_BUDGET_MS = 5.0
-
-
-def best_of(function, repeats: int) -> float:
-    """The fastest of ``repeats`` runs, in seconds."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
+from timing import STEP_BUDGET_MS, best_of  # noqa: E402
 
 
 def numpy_im2col_conv(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> np.ndarray:

@@ -16,19 +16,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engine import conv2d_backward, pool2d, pool2d_backward  # noqa: E402
-
-STEP_BUDGET_MS = 5.0
-
-
-def best_of(function, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
+from timing import STEP_BUDGET_MS, best_of  # noqa: E402
 
 
 def report(label: str, build, segments: list[str], repeats: int = 10) -> bool:

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .errors import EngineError
-from .layout import Layout, affine, label
+from .layout import IMAGE, KERNEL_1D, KERNEL_2D, SEQUENCE, Layout, affine, label
 from .numfmt import factor, shown, tex, write_sum
 from .shapes import Padding4, SamePadding, effective_kernel, out_size, resolve_padding
 from .tensors import as_pair, as_tensor
@@ -93,10 +93,7 @@ def _prepare(x: Any, w: Any, b: Any, stride: Any, padding: Any, dilation: Any, g
     if one_d:
         x_arr = as_tensor(x, "input", (1, 2, 3))
         w_arr = as_tensor(w, "kernel", (1, 3))
-        x4 = x_arr.reshape((1,) * (3 - x_arr.ndim) + x_arr.shape)[:, :, None, :]
-        w4 = w_arr.reshape((1, 1) + w_arr.shape)[:, :, None, :] if w_arr.ndim == 1 else w_arr[:, :, None, :]
-        x_keep = {1: (3,), 2: (1, 3), 3: (0, 1, 3)}[x_arr.ndim]
-        w_keep = (3,) if w_arr.ndim == 1 else (0, 1, 3)
+        x_keep, w_keep = SEQUENCE[x_arr.ndim], KERNEL_1D[w_arr.ndim]
         out_keep = (0, 1, 3) if x_arr.ndim == 3 else ((1, 3) if x_arr.ndim == 2 or w_arr.ndim == 3 else (3,))
         for name, value in (("stride", stride), ("dilation", dilation)):
             if isinstance(value, (list, tuple)):
@@ -114,14 +111,12 @@ def _prepare(x: Any, w: Any, b: Any, stride: Any, padding: Any, dilation: Any, g
     else:
         x_arr = as_tensor(x, "input", (2, 3, 4))
         w_arr = as_tensor(w, "kernel", (2, 4))
-        x4 = x_arr.reshape((1,) * (4 - x_arr.ndim) + x_arr.shape)
-        w4 = w_arr.reshape((1,) * (4 - w_arr.ndim) + w_arr.shape)
-        x_keep = {2: (2, 3), 3: (1, 2, 3), 4: (0, 1, 2, 3)}[x_arr.ndim]
-        w_keep = (2, 3) if w_arr.ndim == 2 else (0, 1, 2, 3)
+        x_keep, w_keep = IMAGE[x_arr.ndim], KERNEL_2D[w_arr.ndim]
         out_keep = (0, 1, 2, 3) if x_arr.ndim == 4 else ((1, 2, 3) if x_arr.ndim == 3 or w_arr.ndim == 4 else (2, 3))
         stride_ = as_pair(stride, "stride", minimum=1)
         dilation_ = as_pair(dilation, "dilation", minimum=1)
         pad_arg = padding
+    x4, w4 = Layout(x_keep).lift_array(x_arr), Layout(w_keep).lift_array(w_arr)
     if mode not in MODES:
         raise EngineError("mode", f"{mode!r} is not a mode: use 'correlation' or 'convolution'")
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:

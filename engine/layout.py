@@ -12,9 +12,28 @@ from dataclasses import dataclass
 import numpy as np
 
 
+# Where each axis of a caller's array goes among (N, C, H, W), by the array's rank.
+IMAGE = {2: (2, 3), 3: (1, 2, 3), 4: (0, 1, 2, 3)}   # (H, W) | (C, H, W) | (N, C, H, W)
+KERNEL_2D = {2: (2, 3), 4: (0, 1, 2, 3)}           # (kH, kW) | (C_out, C_in/groups, kH, kW)
+SEQUENCE = {1: (3,), 2: (1, 3), 3: (0, 1, 3)}      # (L,) | (C, L) | (N, C, L)
+KERNEL_1D = {1: (3,), 3: (0, 1, 3)}                # (k,) | (C_out, C_in/groups, k)
+
+
+def shape4(shape: tuple[int, ...], keep: tuple[int, ...]) -> tuple[int, ...]:
+    """The 4-D shape of a caller's shape, with 1 for the axes it does not have."""
+    out = [1, 1, 1, 1]
+    for axis, n in zip(keep, shape):
+        out[axis] = int(n)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Layout:
     keep: tuple[int, ...]
+
+    def lift_array(self, array: np.ndarray) -> np.ndarray:
+        """The caller's array as (N, C, H, W)."""
+        return array.reshape(shape4(array.shape, self.keep))
 
     def user(self, index4: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(int(index4[a]) for a in self.keep)

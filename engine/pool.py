@@ -14,7 +14,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .errors import EngineError
-from .layout import Layout, label
+from .layout import IMAGE, Layout, label
 from .numfmt import factor, tex, write_sum
 from .shapes import out_size
 from .tensors import as_pair, as_tensor
@@ -73,8 +73,8 @@ class PoolProblem:
 def _prepare(x: Any, kind: str, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool,
              count_include_pad: bool) -> PoolProblem:
     x_arr = as_tensor(x, "input", (2, 3, 4))
-    x4 = x_arr.reshape((1,) * (4 - x_arr.ndim) + x_arr.shape)
-    keep = {2: (2, 3), 3: (1, 2, 3), 4: (0, 1, 2, 3)}[x_arr.ndim]
+    keep = IMAGE[x_arr.ndim]
+    x4 = Layout(keep).lift_array(x_arr)
     if kind not in KINDS:
         raise EngineError("kind", f"{kind!r} is not a pooling kind: use 'max', 'avg' or 'min'")
     kernel = as_pair(kernel_size, "kernel_size", minimum=1)

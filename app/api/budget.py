@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.layout import IMAGE, KERNEL_1D, KERNEL_2D, SEQUENCE, shape4
 from engine.shapes import out_size, resolve_padding
 
 from ..limits import MAX_ELEMENTS, MAX_MULTIPLY_ADDS, MAX_OUTPUT_ELEMENTS, MAX_WORKING_CELLS
@@ -26,26 +27,15 @@ def _check(count: int, limit: int, loc: tuple[str, ...], what: str) -> None:
 
 
 def _as_4d(shape: tuple[int, ...], ranks: dict[int, tuple[int, ...]]) -> tuple[int, ...] | None:
-    """A shape padded to 4 axes: ranks[rank] lists where each given axis goes (the rest are 1)."""
-    if len(shape) not in ranks:
-        return None
-    out = [1, 1, 1, 1]
-    for axis, n in zip(ranks[len(shape)], shape):
-        out[axis] = n
-    return tuple(out)
-
-
-_IMAGE = {2: (2, 3), 3: (1, 2, 3), 4: (0, 1, 2, 3)}
-_KERNEL_2D = {2: (2, 3), 4: (0, 1, 2, 3)}
-_SEQUENCE = {1: (3,), 2: (1, 3), 3: (0, 1, 3)}
-_KERNEL_1D = {1: (3,), 3: (0, 1, 3)}
+    """A shape as (N, C, H, W), or None for a rank the engine does not take."""
+    return shape4(shape, ranks[len(shape)]) if len(shape) in ranks else None
 
 
 def check_conv(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any, padding: Any,
                dilation: Any, one_d: bool) -> None:
     """conv1d / conv2d, forward or backward."""
-    x4 = _as_4d(x_shape, _SEQUENCE if one_d else _IMAGE)
-    w4 = _as_4d(w_shape, _KERNEL_1D if one_d else _KERNEL_2D)
+    x4 = _as_4d(x_shape, SEQUENCE if one_d else IMAGE)
+    w4 = _as_4d(w_shape, KERNEL_1D if one_d else KERNEL_2D)
     if x4 is None or w4 is None:
         return
     if one_d:
@@ -64,14 +54,14 @@ def check_conv(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any, 
 def check_im2col(x_shape: tuple[int, ...], w_shape: tuple[int, ...] | None, kernel_size: Any, stride: Any,
                  padding: Any, dilation: Any) -> None:
     """im2col: the columns, each cell listed beside its number, stay within MAX_ELEMENTS."""
-    x4 = _as_4d(x_shape, _IMAGE)
+    x4 = _as_4d(x_shape, IMAGE)
     if x4 is None:
         return
     N, C, H, W = x4
     kernel = _pair(kernel_size)
     C_out = 0
     if w_shape is not None:
-        w4 = _as_4d(w_shape, _KERNEL_2D)
+        w4 = _as_4d(w_shape, KERNEL_2D)
         if w4 is None:
             return
         C_out = w4[0]
@@ -97,7 +87,7 @@ def _check_windows(N: int, C: int, H: int, W: int, C_out: int, C_in_g: int, kern
 
 def check_pool(x_shape: tuple[int, ...], kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool) -> None:
     """pool2d, forward or backward."""
-    x4 = _as_4d(x_shape, _IMAGE)
+    x4 = _as_4d(x_shape, IMAGE)
     if x4 is None:
         return
     N, C, H, W = x4
