@@ -290,6 +290,8 @@ class Step(BaseModel):
     target: Target | None
     reads: dict[str, list[list[int]]] = Field(description="Cells read, per tensor: what a display highlights.")
     substeps: list[Step]
+    function: str | None = Field(None, description="For a step that applies a function to the sum of its "
+                                                   "terms (exp, log, sigmoid, ...), its name.")
 
 
 class TraceResponse(BaseModel):
@@ -299,6 +301,8 @@ class TraceResponse(BaseModel):
     params: dict[str, Any] = Field(description="The resolved parameters (padding as the cells added, ...).")
     inputs: dict[str, NestedNumbers] = Field(description="The tensors the op read, as float64.")
     outputs: dict[str, Any]
+    intermediates: dict[str, Any] = Field(default_factory=dict, description=(
+        "Tensors between input and output that steps write (softmax's exponentials, a batch's mean)."))
     formula: str = Field(description="The op's rule, LaTeX.")
     steps: list[Step] = Field(description="The page of steps asked for; never more than step_limit.")
     step_count: int = Field(description="Steps in the whole trace.")

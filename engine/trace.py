@@ -8,6 +8,7 @@ million multiply-adds answers for one output cell in the time that cell's terms 
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,14 @@ class StepKind(str, enum.Enum):
     """Output size: floor((6 - 3 + 2*0)/2) + 1 = 2."""
     GATHER = "gather"
     """im2col: column 1 holds x(1,1), x(1,2), x(2,1), x(2,2)."""
+    ELEMENTWISE = "elementwise"
+    """One cell through a function: ReLU(-2) = max(0, -2) = 0; σ(1) = 1/(1 + e^{-1}) = 0.731."""
+    REDUCE = "reduce"
+    """Many cells into one number: μ = (1 + 2 + 3)/3 = 2; L = ½(2.9 - 0)² = 4.205."""
+    RESHAPE = "reshape"
+    """A cell moved, not changed: flatten puts z(2,1) at p(3)."""
+    UPDATE = "update"
+    """An optimizer's new value: w = 0.2 - 0.1(11.6) = -0.96."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,22 @@ class Combine(str, enum.Enum):
     MEAN = "mean"
     VALUE = "value"   # the result is stated (a size, a flipped kernel), not a reduction of terms
     STACK = "stack"   # the term values, in order, form a vector (an im2col column)
+    APPLY = "apply"   # FUNCTIONS[step.function] of the sum of the terms: exp, log, sigmoid, ...
+
+
+FUNCTIONS: dict[str, Callable[[float], float]] = {
+    "relu": lambda v: max(v, 0.0),
+    "relu6": lambda v: min(max(v, 0.0), 6.0),
+    "sigmoid": lambda v: 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v)),
+    "tanh": math.tanh,
+    "exp": math.exp,
+    "log": math.log,
+    "sqrt": math.sqrt,
+    "rsqrt": lambda v: 1.0 / math.sqrt(v),
+    "reciprocal": lambda v: 1.0 / v,
+    "square": lambda v: v * v,
+}
+"""The functions an APPLY step may name: its result is the function of its terms' sum."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +123,7 @@ class Step:
     substeps: tuple["Step", ...] = ()
     combine: Combine = Combine.SUM
     divisor: float = 1.0
+    function: str = ""   # with Combine.APPLY: a key of FUNCTIONS
 
     def evaluate(self) -> Any:
         """The result rebuilt from the terms alone."""
@@ -115,6 +141,8 @@ class Step:
                 return np.array(values, dtype=float)
             case Combine.VALUE:
                 return self.result
+            case Combine.APPLY:
+                return FUNCTIONS[self.function](float(np.sum(values)) if values else 0.0)
 
     def as_dict(self) -> dict[str, Any]:
         result = self.result
@@ -137,6 +165,7 @@ class Step:
             "target": target,
             "reads": {name: [list(i) for i in idx] for name, idx in self.reads.items()},
             "substeps": [s.as_dict() for s in self.substeps],
+            "function": self.function or None,
         }
 
 
@@ -229,21 +258,28 @@ class Trace:
     segments: Sequence[Segment]
     notes: list[str] = field(default_factory=list)
     digits: int = DEFAULT_DIGITS
+    intermediates: dict[str, Any] = field(default_factory=dict)
+    """Tensors between input and output that steps write (softmax's exponentials, a batch mean)."""
 
     @property
     def steps(self) -> Steps:
         return Steps(self.segments, self.digits)
 
+    def flat_outputs(self) -> dict[str, Any]:
+        """Outputs and intermediates by dotted name: ``{"params": {"w": ...}}`` gives ``"params.w"``."""
+        return _flatten({**self.intermediates, **self.outputs})
+
     def evaluate(self) -> dict[str, Any]:
         """Rebuild every output from the steps alone: each step writes its evaluated terms
-        at its target. Outputs no step targets are absent from the result."""
+        at its target. Keys are ``flat_outputs()`` names; outputs no step targets are absent."""
         rebuilt: dict[str, Any] = {}
+        references = self.flat_outputs()
         for step in self.steps:
             if step.target is None:
                 continue
             name, index = step.target
             value = step.evaluate()
-            reference = self.outputs[name]
+            reference = references[name]
             if np.ndim(reference) == 0 and not isinstance(reference, tuple):
                 rebuilt[name] = value
                 continue
@@ -259,12 +295,23 @@ class Trace:
             "params": _plain(self.params),
             "inputs": _plain(self.inputs),
             "outputs": _plain(self.outputs),
+            "intermediates": _plain(self.intermediates),
             "formula": self.formula,
             "steps": [s.as_dict() for s in steps[step_offset:stop]],
             "step_count": len(steps),
             "step_offset": step_offset,
             "notes": list(self.notes),
         }
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _plain(value: Any) -> Any:

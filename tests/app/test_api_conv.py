@@ -13,9 +13,9 @@ SEED_INPUT = [[2, 0, 1, 2], [1, 1, 0, 1], [0, 2, 1, 0], [1, 0, 2, 1]]
 SEED_KERNEL = [[1, -1, 0], [0, 1, -1], [1, 0, 1]]
 SEED = {"input": SEED_INPUT, "kernel": SEED_KERNEL}
 TRACE_FIELDS = {"op", "params", "inputs", "outputs", "formula", "steps", "step_count", "step_offset",
-                "next_step_offset", "notes"}
+                "next_step_offset", "notes", "intermediates"}
 STEP_FIELDS = {"id", "kind", "title", "message", "formula", "expansion", "terms", "result", "target",
-               "reads", "substeps"}
+               "reads", "substeps", "function"}
 
 
 def ramp(rows: int, columns: int) -> list[list[int]]:

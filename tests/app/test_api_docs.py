@@ -125,12 +125,12 @@ def test_openapi_documents_the_paging_parameters_and_their_bounds(openapi, path)
 def test_openapi_describes_a_step_and_its_kinds(openapi):
     components = openapi["components"]["schemas"]
     assert set(components["Step"]["properties"]) == {"id", "kind", "title", "message", "formula", "expansion",
-                                                     "terms", "result", "target", "reads", "substeps"}
+                                                     "terms", "result", "target", "reads", "substeps", "function"}
     assert "multiply_add" in components["StepKind"]["enum"]
     for path, (_, response_model, _) in ROUTES.items():
         trace = components[response_model.__name__]
         assert set(trace["properties"]) == {"op", "params", "inputs", "outputs", "formula", "steps", "step_count",
-                                            "step_offset", "next_step_offset", "notes"}
+                                            "step_offset", "next_step_offset", "notes", "intermediates"}
         assert trace["properties"]["steps"]["items"] == {"$ref": "#/components/schemas/Step"}
 
 
