@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .errors import EngineError
-from .layout import label
+from .layout import called, label
 from .numfmt import factor, fmt, shown, tex, write_sum
 from .tensors import as_tensor
 from .trace import Combine, Factor, Segment, Step, StepKind, Trace, cell_id, term
@@ -80,7 +80,6 @@ def _derivative(x: np.ndarray, y: np.ndarray, function: str, alpha: float) -> np
 
 def _elementwise_step(function: str, alpha: float, index: tuple[int, ...], x: float, y: float,
                       digits: int) -> Step:
-    at = label(index)
     name, v, out = _NAMES[function], tex(x, digits), tex(y, digits)
     cell = Factor("input", index, x)
     match function:
@@ -105,16 +104,16 @@ def _elementwise_step(function: str, alpha: float, index: tuple[int, ...], x: fl
     if function in ("relu", "relu6", "leaky_relu"):
         kept = 0 < x < 6 if function == "relu6" else x > 0
         if kept:
-            message = f"x({at}) = {fmt(x, digits)} passes unchanged."
+            message = f"{called('x', index)} = {fmt(x, digits)} passes unchanged."
         elif function == "leaky_relu":
-            message = f"x({at}) = {fmt(x, digits)} is not positive, so it is scaled by α = {fmt(alpha, digits)}."
+            message = f"{called('x', index)} = {fmt(x, digits)} is not positive, so it is scaled by α = {fmt(alpha, digits)}."
         elif function == "relu6" and x >= 6:
-            message = f"x({at}) = {fmt(x, digits)} is capped at 6."
+            message = f"{called('x', index)} = {fmt(x, digits)} is capped at 6."
         else:
-            message = f"x({at}) = {fmt(x, digits)} is not positive, so it becomes 0."
+            message = f"{called('x', index)} = {fmt(x, digits)} is not positive, so it becomes 0."
     else:
-        message = f"Squash x({at}) = {fmt(x, digits)} into ({'0' if function == 'sigmoid' else '-1'}, 1)."
-    return Step(id=cell_id("output", index), kind=StepKind.ELEMENTWISE, title=f"y({at})", message=message,
+        message = f"Squash {called('x', index)} = {fmt(x, digits)} into ({'0' if function == 'sigmoid' else '-1'}, 1)."
+    return Step(id=cell_id("output", index), kind=StepKind.ELEMENTWISE, title=called('y', index), message=message,
                 formula=_RULES[function], expansion=expansion, terms=terms, result=y,
                 target=("output", index), reads={"input": [index]}, combine=combine,
                 function=function if combine is Combine.APPLY else "")
@@ -315,13 +314,13 @@ def activation_backward(x, grad_output, *, function, alpha=0.01, dim=-1) -> Trac
         if function in ("relu", "leaky_relu", "relu6") and xv == 0:
             why = {"relu": "ReLU'(0) is taken as 0", "leaky_relu": "LeakyReLU'(0) is taken as α",
                    "relu6": "ReLU6'(0) is taken as 0"}[function]
-            message = f"x({at}) = 0 sits on the kink: {why}, as PyTorch does."
+            message = f"{called('x', index)} = 0 sits on the kink: {why}, as PyTorch does."
         elif lv == 0:
-            message = f"The activation is flat at x({at}) = {fmt(xv, digits)}, so no gradient passes."
+            message = f"The activation is flat at {called('x', index)} = {fmt(xv, digits)}, so no gradient passes."
         else:
-            message = f"The upstream δ times the slope of the activation at x({at}) = {fmt(xv, digits)}."
+            message = f"The upstream δ times the slope of the activation at {called('x', index)} = {fmt(xv, digits)}."
         return Step(
-            id=cell_id("grad_input", index), kind=StepKind.GRADIENT_SUM, title=f"∂L/∂x({at})", message=message,
+            id=cell_id("grad_input", index), kind=StepKind.GRADIENT_SUM, title=f"∂L/∂{called('x', index)}", message=message,
             formula=r"\frac{\partial L}{\partial x} = \delta \cdot f'(x),\quad " + _DERIVATIVES[function],
             expansion=rf"\frac{{\partial L}}{{\partial x_{{{at}}}}} = "
                       + "".join(f"{factor(dv, digits)} \\cdot {text} = " for text in symbolic if text)

@@ -16,7 +16,8 @@ from .tensors import as_tensor
 from .trace import Factor, Segment, Step, StepKind, Trace, cell_id, term
 
 
-def _prepare(x: Any, w: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _prepare(x: Any, w: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, bool]:
+    """x, w, the bias as one number per neuron, and whether it was one number shared by all."""
     x_arr = as_tensor(x, "input", (1, 2))
     w_arr = as_tensor(w, "weight", (2,))
     features = x_arr.shape[-1]
@@ -26,14 +27,16 @@ def _prepare(x: Any, w: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray
                 if out == features else "")
         raise EngineError("weight", f"is ({out}, {inputs}): {inputs} inputs per neuron, but the input has "
                                     f"{features} features{hint}")
-    b_arr = None
+    b_arr, shared = None, False
     if b is not None:
-        b_arr = as_tensor(b, "bias", (0, 1)).reshape(-1)
-        if b_arr.size == 1 and out != 1:
+        given = as_tensor(b, "bias", (0, 1))
+        b_arr = given.reshape(-1)
+        shared = given.ndim == 0 and out != 1
+        if shared:
             b_arr = np.full(out, b_arr[0])
         if b_arr.shape != (out,):
             raise EngineError("bias", f"expected one number per output neuron ({out}), got {b_arr.size}")
-    return x_arr, w_arr, b_arr
+    return x_arr, w_arr, b_arr, shared
 
 
 def _sample(x: np.ndarray, index: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
@@ -54,7 +57,7 @@ def dense(x, w, b=None) -> Trace:
     -----
     y_j = sum_i W_ji x_i + b_j.
     """
-    x_arr, w_arr, b_arr = _prepare(x, w, b)
+    x_arr, w_arr, b_arr, shared = _prepare(x, w, b)
     y = x_arr @ w_arr.T + (b_arr if b_arr is not None else 0.0)
     features = w_arr.shape[1]
 
@@ -70,9 +73,9 @@ def dense(x, w, b=None) -> Trace:
             reads_w.append((j, i))
         reads = {"input": reads_x, "weight": reads_w}
         if b_arr is not None:
-            terms.append(term(Factor("bias", (j,), float(b_arr[j]))))
+            terms.append(term(Factor("bias", () if shared else (j,), float(b_arr[j]))))
             parts.append(factor(float(b_arr[j]), digits))
-            reads["bias"] = [(j,)]
+            reads["bias"] = [() if shared else (j,)]
         total = features + (b_arr is not None)
         at = label(index)
         return Step(
@@ -83,9 +86,9 @@ def dense(x, w, b=None) -> Trace:
             expansion=rf"y_{{{at}}} = " + write_sum(parts, float(y[index]), digits, total=total),
             terms=tuple(terms), result=float(y[index]), target=("output", index), reads=reads)
 
-    inputs = {"input": x_arr, "weight": w_arr}
+    inputs: dict[str, Any] = {"input": x_arr, "weight": w_arr}
     if b_arr is not None:
-        inputs["bias"] = b_arr
+        inputs["bias"] = float(b_arr[0]) if shared else b_arr
     return Trace(op="dense", params={"in_features": features, "out_features": int(w_arr.shape[0])},
                  inputs=inputs, outputs={"output": y},
                  formula=r"y = W x + b,\quad y_j = \sum_i W_{j,i}\, x_i + b_j",
@@ -105,7 +108,7 @@ def dense_backward(x, w, grad_output, b=None) -> Trace:
     -----
     ∂L/∂x = Wᵀδ; ∂L/∂W = δ xᵀ (summed over samples); ∂L/∂b = δ (summed over samples).
     """
-    x_arr, w_arr, b_arr = _prepare(x, w, b)
+    x_arr, w_arr, b_arr, shared = _prepare(x, w, b)
     out, features = w_arr.shape
     expected = x_arr.shape[:-1] + (out,)
     g = as_tensor(grad_output, "grad_output", (0, 1, 2))
@@ -119,6 +122,8 @@ def dense_backward(x, w, grad_output, b=None) -> Trace:
     grad_x = g @ w_arr
     grad_w = g2.T @ x2
     grad_b = g2.sum(axis=0)
+    if shared:  # one number feeds every neuron, so its gradient collects every δ
+        grad_b = float(g2.sum())
 
     def sample_index(n: int, k: int) -> tuple[int, ...]:
         return (n, k) if batched else (k,)
@@ -141,18 +146,24 @@ def dense_backward(x, w, grad_output, b=None) -> Trace:
                    "weight": [index]})
 
     def make_grad_b(index: tuple[int, ...], digits: int) -> Step:
-        (j,) = index
-        terms = tuple(term(Factor("grad_output", sample_index(n, j), float(g2[n, j]))) for n in range(samples))
-        parts = [tex(t.value, digits) for n, t in enumerate(terms) if shown(n, samples)]
+        if shared:
+            cells = [sample_index(n, j) for n in range(samples) for j in range(out)]
+        else:
+            cells = [sample_index(n, index[0]) for n in range(samples)]
+        terms = tuple(term(Factor("grad_output", c, float(g[c]))) for c in cells)
+        parts = [tex(t.value, digits) for k, t in enumerate(terms) if shown(k, len(terms))]
+        value = float(grad_b) if shared else float(grad_b[index[0]])
+        who = "every neuron" if shared else f"neuron {index[0] + 1}"
+        symbol = "b" if shared else f"b_{{{index[0] + 1}}}"
         return Step(
-            id=cell_id("grad_bias", index), kind=StepKind.GRADIENT_SUM, title=f"∂L/∂b({j + 1})",
-            message=f"The bias adds straight into neuron {j + 1}, so its gradient is that neuron's δ"
-                    + (", summed over the samples." if batched else "."),
-            formula=r"\frac{\partial L}{\partial b_j} = " + (r"\sum_n " if batched else "") + r"\delta_j",
-            expansion=rf"\frac{{\partial L}}{{\partial b_{{{j + 1}}}}} = "
-                      + write_sum(parts, float(grad_b[j]), digits, total=samples),
-            terms=terms, result=float(grad_b[j]), target=("grad_bias", index),
-            reads={"grad_output": [t.factors[0].index for t in terms]})
+            id=cell_id("grad_bias", index), kind=StepKind.GRADIENT_SUM,
+            title="∂L/∂b" if shared else f"∂L/∂b({index[0] + 1})",
+            message=f"The bias adds straight into {who}, so its gradient is the δ there"
+                    + (", summed." if shared or batched else "."),
+            formula=(r"\frac{\partial L}{\partial b} = \sum_j \delta_j" if shared else
+                     r"\frac{\partial L}{\partial b_j} = " + (r"\sum_n " if batched else "") + r"\delta_j"),
+            expansion=rf"\frac{{\partial L}}{{\partial {symbol}}} = " + write_sum(parts, value, digits, total=len(terms)),
+            terms=terms, result=value, target=("grad_bias", index), reads={"grad_output": cells})
 
     def make_grad_x(index: tuple[int, ...], digits: int) -> Step:
         n, i = _sample(x_arr, index)
@@ -175,9 +186,9 @@ def dense_backward(x, w, grad_output, b=None) -> Trace:
     outputs: dict[str, Any] = {"grad_input": grad_x, "grad_weight": grad_w}
     inputs = {"input": x_arr, "weight": w_arr, "grad_output": g}
     if b_arr is not None:
-        segments.append(Segment("grad_bias", (out,), make_grad_b))
+        segments.append(Segment("grad_bias", () if shared else (out,), make_grad_b))
         outputs["grad_bias"] = grad_b
-        inputs["bias"] = b_arr
+        inputs["bias"] = float(b_arr[0]) if shared else b_arr
     segments.append(Segment("grad_input", x_arr.shape, make_grad_x))
     return Trace(op="dense_backward", params={"in_features": features, "out_features": out},
                  inputs=inputs, outputs=outputs,
@@ -230,3 +241,40 @@ def flatten(x) -> Trace:
                         "then channel 2."]
                        + (["The first axis is the batch and is kept: (N, C·H·W)."] if batched else [])
                        + ["Titles count from 1; step ids and JSON indices count from 0."])
+
+
+def flatten_backward(x, grad_output) -> Trace:
+    """∂L/∂x of flatten: each δ goes back to the cell it came from (an un-flatten).
+
+    Parameters
+    ----------
+    x : the flattened input, (H, W), (C, H, W) or (N, C, H, W); grad_output : flatten's output shape.
+    """
+    x_arr = as_tensor(x, "input", (1, 2, 3, 4))
+    batched = x_arr.ndim == 4
+    expected = (x_arr.shape[0], x_arr[0].size) if batched else (x_arr.size,)
+    g = as_tensor(grad_output, "grad_output", (1, 2))
+    if g.shape != expected:
+        raise EngineError("grad_output", f"expected flatten's output shape {expected}, got {g.shape}")
+    grad = g.reshape(x_arr.shape)
+    cell_shape = x_arr.shape[1:] if batched else x_arr.shape
+
+    def make(index: tuple[int, ...], digits: int) -> Step:
+        n, cell = (index[:1], index[1:]) if batched else ((), index)
+        k = int(np.ravel_multi_index(cell, cell_shape))
+        source = n + (k,)
+        value = float(g[source])
+        return Step(
+            id=cell_id("grad_input", index), kind=StepKind.RESHAPE,
+            title=f"∂L/∂x({label(index)}) = δ({label(source)})",
+            message=f"x({label(index)}) went to position {k + 1} of the flat vector, so its δ comes back from there.",
+            formula=r"\frac{\partial L}{\partial x_{c,h,w}} = \delta_{c H W + h W + w}",
+            expansion=rf"\frac{{\partial L}}{{\partial x_{{{label(index)}}}}} = \delta_{{{label(source)}}} = {tex(value, digits)}",
+            terms=(term(Factor("grad_output", source, value)),), result=value, target=("grad_input", index),
+            reads={"grad_output": [source], "input": [index]})
+
+    return Trace(op="flatten_backward", params={"input_shape": list(x_arr.shape)},
+                 inputs={"input": x_arr, "grad_output": g}, outputs={"grad_input": grad},
+                 formula=r"\frac{\partial L}{\partial x} = \operatorname{reshape}(\delta)",
+                 segments=[Segment("grad_input", x_arr.shape, make)],
+                 notes=["Flatten only moves numbers, so its backward pass moves each δ back to where its cell came from."])

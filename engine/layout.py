@@ -58,6 +58,11 @@ def label(index: tuple[int, ...]) -> str:
     return ",".join(str(k + 1) for k in index)
 
 
+def called(symbol: str, index: tuple[int, ...]) -> str:
+    """A cell's name in a title or sentence: ('x', (0, 1)) -> 'x(1,2)'; a scalar is just 'x'."""
+    return f"{symbol}({label(index)})" if len(index) else symbol
+
+
 def affine(offset: int, coefficient: int, var: str) -> str:
     """LaTeX for offset + coefficient*var: 'm', '1+m', 'm-1', '2m-1'."""
     head = var if coefficient == 1 else f"{coefficient}{var}"

@@ -14,14 +14,19 @@ import numpy as np
 
 from .activations import softmax_segments
 from .errors import EngineError
-from .layout import label
+from .layout import called, label
 from .numfmt import factor, fmt, shown, tex, write_sum
 from .tensors import as_tensor
 from .trace import Combine, Factor, Segment, Step, StepKind, Trace, cell_id, term
 
 KINDS = ("mse", "cross_entropy", "softmax_cross_entropy", "binary_cross_entropy")
 REDUCTIONS = ("mean", "sum", "half_sum")
-_DL = r"\frac{\partial L}{\partial \hat{y}"
+HAT_Y = r"\hat{y}"
+
+
+def _d(symbol: str, at: str) -> str:
+    """LaTeX for ∂L/∂symbol_at (no subscript for a scalar)."""
+    return rf"\frac{{\partial L}}{{\partial {symbol}{'_{' + at + '}' if at else ''}}}"
 
 
 def _check(kind: str, reduction: str, eps: Any) -> float:
@@ -103,12 +108,12 @@ def _mse(prediction: Any, target: Any, reduction: str) -> Trace:
         at = label(index)
         coefficient = {"mean": rf"\frac{{2}}{{{count}}}", "sum": "2", "half_sum": ""}[reduction]
         return Step(
-            id=cell_id("grad_input", index), kind=StepKind.GRADIENT_SUM, title=f"∂L/∂ŷ({at})" if at else "∂L/∂ŷ",
+            id=cell_id("grad_input", index), kind=StepKind.GRADIENT_SUM, title=called('∂L/∂ŷ', index),
             message="The derivative of the square: the error, times 2 and the scale of the reduction.",
             formula={"mean": r"\frac{\partial L}{\partial \hat{y}_i} = \frac{2}{N}(\hat{y}_i - t_i)",
                      "sum": r"\frac{\partial L}{\partial \hat{y}_i} = 2(\hat{y}_i - t_i)",
                      "half_sum": r"\frac{\partial L}{\partial \hat{y}_i} = \hat{y}_i - t_i"}[reduction],
-            expansion=rf"{_DL}{'_{' + at + '}' if at else ''}}} = {coefficient}({tex(yv, digits)} - {factor(tv, digits)}) = "
+            expansion=rf"{_d(HAT_Y, at)} = {coefficient}({tex(yv, digits)} - {factor(tv, digits)}) = "
                       rf"{tex(grad[index], digits)}",
             terms=(term(Factor("prediction", index, yv), Factor("scale", None, 2 * scale)),
                    term(Factor("target", index, tv), Factor("scale", None, -2 * scale))),
@@ -187,9 +192,10 @@ def _categorical(prediction: Any, target: Any, kind: str, reduction: str, eps: f
         numbers = {"max": m, "exp": e, "sum": s, "output": p}
         segments += softmax_segments(z, z.ndim - 1, numbers, output="probabilities", source="prediction")
         intermediates.update(max=m, exp=e, sum=s, probabilities=p, log_probabilities=log_p)
-        grad = (p - t) / divisor
+        mass = t.sum(axis=-1, keepdims=True)  # 1 for a one-hot or probability target
+        grad = (p * mass - t) / divisor
         notes.append("Softmax and cross-entropy together: log p_c = z_c − m − log S, so no probability is "
-                     "rounded to 0 before its log, and ∂L/∂z = p − t.")
+                     "rounded to 0 before its log, and ∂L/∂z = p − t (p·Σt − t when the target does not add up to 1).")
     else:
         p = z
         clipped = np.clip(p, eps, 1 - eps)
@@ -285,16 +291,22 @@ def _categorical(prediction: Any, target: Any, kind: str, reduction: str, eps: f
         over = rf"\frac{{1}}{{{divisor}}}" if divisor > 1 else ""
         if logits:
             pv = float(p[index])
+            row_mass = float(mass[index[:-1] + (0,)])
+            whole = abs(row_mass - 1) < 1e-12
+            p_text = tex(pv, digits) if whole else rf"{tex(pv, digits)} \cdot {tex(row_mass, digits)}"
             return Step(
                 id=cell_id("grad_input", index), kind=StepKind.GRADIENT_SUM, title=f"∂L/∂z({at})",
                 message="The softmax's Jacobian times −t/p collapses to p − t: the predicted probability minus "
-                        "the target" + (f", divided by the {divisor} samples." if divisor > 1 else "."),
+                        "the target" + (f", divided by the {divisor} samples." if divisor > 1 else ".")
+                        + ("" if whole else " The target row adds up to " + fmt(row_mass, digits)
+                           + ", so p is weighted by that sum."),
                 formula=r"\frac{\partial L}{\partial z_c} = " + (r"\frac{1}{N}" if divisor > 1 else "")
-                        + r"(p_c - t_c) = " + (r"\frac{1}{N}" if divisor > 1 else "")
+                        + (r"(p_c - t_c)" if whole else r"(p_c \textstyle\sum_k t_k - t_c)") + " = "
+                        + (r"\frac{1}{N}" if divisor > 1 else "")
                         + r"\sum_k \frac{-t_k}{p_k}\, p_k(1[k=c] - p_c)",
-                expansion=rf"\frac{{\partial L}}{{\partial z_{{{at}}}}} = {over}({tex(pv, digits)} - {factor(tv, digits)})"
+                expansion=rf"\frac{{\partial L}}{{\partial z_{{{at}}}}} = {over}({p_text} - {factor(tv, digits)})"
                           rf" = {tex(grad[index], digits)}",
-                terms=(term(Factor("probabilities", index, pv), Factor("scale", None, scale)),
+                terms=(term(Factor("probabilities", index, pv), Factor("scale", None, scale * row_mass)),
                        term(Factor("target", index, tv), Factor("scale", None, -scale))),
                 result=float(grad[index]), target=("grad_input", index),
                 reads={"prediction": [index], "target": [index]})
@@ -304,14 +316,14 @@ def _categorical(prediction: Any, target: Any, kind: str, reduction: str, eps: f
             message = ("The target gives this class no weight, so its probability does not enter the loss."
                        if tv == 0 else "The probability was clipped, so the loss does not change with it here.")
             terms: tuple = ()
-            expansion = rf"{_DL}_{{{at}}}}} = 0"
+            expansion = rf"{_d('p', at)} = 0"
         else:
             message = "The derivative of −t log p is −t/p" + (f", divided by the {divisor} samples." if divisor > 1 else ".")
             terms = (term(Factor("target", index, tv), Factor("1/p", index, 1.0 / pv), Factor("scale", None, -scale)),)
-            expansion = (rf"{_DL}_{{{at}}}}} = -{over}\frac{{{tex(tv, digits)}}}{{{tex(pv, digits)}}} = "
+            expansion = (rf"{_d('p', at)} = -{over}\frac{{{tex(tv, digits)}}}{{{tex(pv, digits)}}} = "
                          rf"{tex(grad[index], digits)}")
         return Step(
-            id=cell_id("grad_input", index), kind=StepKind.GRADIENT_SUM, title=f"∂L/∂p({at})", message=message,
+            id=cell_id("grad_input", index), kind=StepKind.GRADIENT_SUM, title=called('∂L/∂p', index), message=message,
             formula=r"\frac{\partial L}{\partial p_c} = -" + (r"\frac{1}{N}" if divisor > 1 else "") + r"\frac{t_c}{p_c}",
             expansion=expansion, terms=terms, result=float(grad[index]), target=("grad_input", index),
             reads={"prediction": [index], "target": [index]})
@@ -396,16 +408,16 @@ def _binary(prediction: Any, target: Any, reduction: str, eps: float) -> Trace:
         over = rf"\frac{{1}}{{{divisor}}}" if divisor > 1 else ""
         if not inside[index]:
             return Step(
-                id=cell_id("grad_input", index), kind=StepKind.GRADIENT_SUM, title=f"∂L/∂p({at})",
+                id=cell_id("grad_input", index), kind=StepKind.GRADIENT_SUM, title=called('∂L/∂p', index),
                 message="The probability was clipped, so the loss does not change with it here.",
-                formula=r"\frac{\partial L}{\partial p} = \frac{p - t}{p(1 - p)}", expansion=rf"{_DL}}} = 0",
+                formula=r"\frac{\partial L}{\partial p} = \frac{p - t}{p(1 - p)}", expansion=rf"{_d('p', at)} = 0",
                 terms=(), result=0.0, target=("grad_input", index), reads={"prediction": [index]})
         weight = 1.0 / (pv * (1 - pv) * divisor)
         return Step(
-            id=cell_id("grad_input", index), kind=StepKind.GRADIENT_SUM, title=f"∂L/∂p({at})",
+            id=cell_id("grad_input", index), kind=StepKind.GRADIENT_SUM, title=called('∂L/∂p', index),
             message="The derivative of the binary cross-entropy: the error over p(1 − p).",
             formula=r"\frac{\partial L}{\partial p} = " + (r"\frac{1}{N}" if divisor > 1 else "") + r"\frac{p - t}{p(1 - p)}",
-            expansion=rf"{_DL}{'_{' + at + '}' if at else ''}}} = {over}\frac{{{tex(pv, digits)} - {factor(tv, digits)}}}"
+            expansion=rf"{_d('p', at)} = {over}\frac{{{tex(pv, digits)} - {factor(tv, digits)}}}"
                       rf"{{{tex(pv, digits)}({tex(1 - pv, digits)})}} = {tex(grad[index], digits)}",
             terms=(term(Factor("prediction", index, pv), Factor("1/(p(1-p))", index, weight)),
                    term(Factor("target", index, tv), Factor("1/(p(1-p))", index, -weight))),

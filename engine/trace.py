@@ -46,6 +46,16 @@ class StepKind(str, enum.Enum):
     """A cell moved, not changed: flatten puts z(2,1) at p(3)."""
     UPDATE = "update"
     """An optimizer's new value: w = 0.2 - 0.1(11.6) = -0.96."""
+    PARAMETER_COUNT = "parameter_count"
+    """A layer's parameters: (3·3·3 + 1)·8 = 224; a block's: 36,864 + 128 + 36,864 + 128 = 73,984."""
+    MAC_COUNT = "mac_count"
+    """A layer's multiply-accumulates: 16·16·8 · (3·3·3) = 55,296."""
+    RECEPTIVE_FIELD = "receptive_field"
+    """The input region an output cell sees: r = 3 + (3 - 1)·1 = 5, j = 1·1 = 1, u = -1 - 1·1 = -2."""
+    RATIO = "ratio"
+    """Two counts compared: 73,856 / 102,464 = 0.721, so 27.9% fewer parameters."""
+    LAYER = "layer"
+    """A network's layer entered: layer 2 (ReLU), forward, 2×2 -> 2×2; its op's steps follow."""
 
 
 @dataclass(frozen=True)
