@@ -8,7 +8,6 @@ so that the same mask can be drawn again. Step ids: ``output[i,j]`` in the input
 
 from __future__ import annotations
 
-import math
 import secrets
 from typing import Any
 
@@ -17,7 +16,7 @@ import numpy as np
 from .errors import EngineError, where
 from .layout import label
 from .numfmt import factor, fmt, tex
-from .tensors import as_tensor
+from .tensors import as_number, as_tensor
 from .trace import Factor, Segment, Step, StepKind, Trace, cell_id, term
 
 VARIANTS = ("inverted", "classic")
@@ -25,10 +24,8 @@ TIMES = r" \cdot "
 
 
 def _probability(p: Any) -> float:
-    if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer, np.floating)):
-        raise EngineError("p", f"{p!r} is not a number")
-    p_ = float(p)
-    if not math.isfinite(p_) or not 0 <= p_ <= 1:
+    p_ = as_number(p, "p")
+    if not 0 <= p_ <= 1:
         raise EngineError("p", f"the drop probability must be at least 0 and below 1, got {fmt(p_)}")
     if p_ == 1:
         raise EngineError("p", "p = 1 would drop every cell, leaving nothing to pass on (and inverted dropout "

@@ -12,7 +12,6 @@ Step ids, forward (training): ``mean[c]``, ``var[c]``, ``inv_std[c]``, ``x_hat[n
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,7 @@ import numpy as np
 from .errors import EngineError
 from .layout import Layout, label
 from .numfmt import factor, fmt, shown, tex, write_sum
-from .tensors import as_tensor
+from .tensors import as_number, as_tensor
 from .trace import Combine, Factor, Segment, Step, StepKind, Trace, cell_id, term
 
 LAYOUTS = {2: (0, 1), 3: (0, 1, 3), 4: (0, 1, 2, 3)}   # (N, F) | (N, C, L) | (N, C, H, W) among (N, C, H, W)
@@ -60,15 +59,6 @@ class NormProblem:
         return mean, var, centered
 
 
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise EngineError(name, f"{value!r} is not a number")
-    number = float(value)
-    if not math.isfinite(number):
-        raise EngineError(name, f"must be a finite number, got {fmt(number)}")
-    return number
-
-
 def _per_channel(value: Any, name: str, C: int, default: float, word: str) -> np.ndarray:
     if value is None:
         return np.full(C, default)
@@ -84,7 +74,7 @@ def _prepare(x: Any, gamma: Any, beta: Any, eps: Any, training: bool) -> NormPro
     x4 = layout.lift_array(x_arr)
     word = "feature" if x_arr.ndim == 2 else "channel"
     C = x4.shape[1]
-    eps_ = _number(eps, "eps")
+    eps_ = as_number(eps, "eps")
     if eps_ <= 0:
         raise EngineError("eps", f"must be above 0, got {fmt(eps_)}")
     pb = NormProblem(x4, _per_channel(gamma, "gamma", C, 1.0, word), _per_channel(beta, "beta", C, 0.0, word),
@@ -258,7 +248,7 @@ def batchnorm(x, gamma=None, beta=None, *, eps=1e-5, training=True, running_mean
         (c,) = negative[0]
         raise EngineError("running_var", f"{fmt(before_var[c])} for {pb.word} {c + 1} is negative, and a "
                                          f"variance cannot be", (int(c),))
-    momentum_ = _number(momentum, "momentum")
+    momentum_ = as_number(momentum, "momentum")
     if not 0 <= momentum_ <= 1:
         raise EngineError("momentum", f"must be between 0 and 1, got {fmt(momentum_)}")
 

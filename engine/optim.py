@@ -16,7 +16,6 @@ Values kept in ``params`` or ``state`` are UPDATE steps; Adam's bias corrections
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import numpy as np
 from .errors import EngineError
 from .layout import label
 from .numfmt import factor, fmt, tex
-from .tensors import as_tensor
+from .tensors import as_number, as_tensor
 from .trace import Factor, Segment, Step, StepKind, Term, Trace, cell_id, term
 
 KINDS = ("sgd", "momentum", "adam")
@@ -56,18 +55,9 @@ class Update:
     weight_decay: float
 
 
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise EngineError(name, f"{value!r} is not a number")
-    number = float(value)
-    if not math.isfinite(number):
-        raise EngineError(name, f"must be a finite number, got {fmt(number)}")
-    return number
-
-
 def _fraction(value: Any, name: str) -> float:
     """A number in [0, 1)."""
-    number = _number(value, name)
+    number = as_number(value, name)
     if not 0 <= number < 1:
         raise EngineError(name, f"must be at least 0 and below 1, got {fmt(number)}")
     return number
@@ -145,7 +135,7 @@ def _prepare(params, grads, kind, lr, momentum, betas, eps, weight_decay, state)
     w = _tensors(params, "params")
     g = _tensors(grads, "grads")
     _same_names(g, w, "grads")
-    lr_ = _number(lr, "lr")
+    lr_ = as_number(lr, "lr")
     if lr_ <= 0:
         raise EngineError("lr", f"the learning rate must be above 0, got {fmt(lr_)}")
     mu = _fraction(momentum, "momentum")
@@ -154,10 +144,10 @@ def _prepare(params, grads, kind, lr, momentum, betas, eps, weight_decay, state)
     if not isinstance(betas, (list, tuple)) or len(betas) != 2:
         raise EngineError("betas", "expected two numbers, (beta1, beta2)")
     beta1, beta2 = _fraction(betas[0], "betas"), _fraction(betas[1], "betas")
-    eps_ = _number(eps, "eps")
+    eps_ = as_number(eps, "eps")
     if eps_ <= 0:
         raise EngineError("eps", f"must be above 0, got {fmt(eps_)}")
-    wd = _number(weight_decay, "weight_decay")
+    wd = as_number(weight_decay, "weight_decay")
     if wd < 0:
         raise EngineError("weight_decay", f"cannot be negative, got {fmt(wd)}")
     rule = "momentum" if kind == "momentum" or (kind == "sgd" and mu > 0) else kind

@@ -76,6 +76,16 @@ def _nested_shape(value: Any, name: str, at: tuple[int, ...]) -> tuple[int, ...]
     return (len(value),) + shapes[0]
 
 
+def as_number(value: Any, name: str) -> float:
+    """A finite real number (not a boolean, not text)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise EngineError(name, f"{value!r} is not a number")
+    number = float(value)
+    if not np.isfinite(number):
+        raise EngineError(name, f"must be a finite number, got {number}")
+    return number
+
+
 def as_pair(value: Any, name: str, *, minimum: int) -> tuple[int, int]:
     """An int or a pair of ints, each at least ``minimum``."""
     items = value if isinstance(value, (list, tuple)) else (value, value)
