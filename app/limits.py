@@ -34,5 +34,37 @@ MAX_WORKING_CELLS = 10_000_000
 MAX_RESPONSE_TERMS = 100_000
 """Terms in one response's steps: a page ends early rather than pass it (one step always goes)."""
 
+MAX_STEP_TERMS = MAX_RESPONSE_TERMS
+"""Terms in one step of a layer op: a dense neuron's inputs, the cells a loss adds up, a softmax row's
+classes, a batch-norm channel's cells. A page always carries at least one step, so this keeps any
+one step within what a whole page may carry (MAX_RESPONSE_TERMS)."""
+
+MAX_NAMED_TENSORS = 32
+"""Parameters in one optimizer request (each name maps to one tensor)."""
+
+MAX_NAME_LENGTH = 40
+"""Characters in a parameter's name ('fc1.weight')."""
+
+MAX_UPDATE_COUNT = 1_000_000_000
+"""An optimizer state's update counter t, at most (Adam raises its betas to the power t)."""
+
+MAX_SEED = 2**32 - 1
+"""A random seed is a whole number from 0 to this (what NumPy's generators take from one 32-bit word)."""
+
+PAGE_UPDATES = 100
+"""Updates the optimizer page repeats with the same gradients ("updates taken"), at most."""
+
+MAX_NETWORK_LAYERS = 32
+"""Layers in one network request."""
+
+MAX_TRAINING_STEPS = 100
+"""Training steps (forward, loss, backward, update) one network request may take."""
+
+MAX_NETWORK_CELLS = 1_000_000
+"""Numbers in all of a network's activations together: the response carries each with its gradient."""
+
+MAX_NETWORK_WORK = 100_000_000
+"""Multiply-adds of a network request: those of one training step (forward and backward) times the steps."""
+
 GRID_CELLS = 4096
 """Cells a page draws in one grid; a larger tensor is described, and its steps still listed."""

@@ -8,14 +8,17 @@ numbers; their cells are checked in ``app.api.tensors`` so an error can point at
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictBool, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from engine import StepKind
+from engine.optim import NAME as PARAMETER_NAME
 
-from .limits import MAX_ELEMENTS, MAX_PARAMETER
+from .limits import (MAX_ELEMENTS, MAX_NAME_LENGTH, MAX_NAMED_TENSORS, MAX_PARAMETER, MAX_SEED,
+                     MAX_UPDATE_COUNT)
 
 SEED_INPUT = [[2, 0, 1, 2], [1, 1, 0, 1], [0, 2, 1, 0], [1, 0, 2, 1]]
 SEED_KERNEL = [[1, -1, 0], [0, 1, -1], [1, 0, 1]]
@@ -432,6 +435,555 @@ class OutputSizeTrace(TraceResponse):
     params: OutputSizeParams
     inputs: dict[str, Any]
     outputs: OutputSizeOutputs
+
+
+# --- layers ---------------------------------------------------------------------------------
+# Activations, dense layers, flatten, losses, optimizers, batch normalization and dropout:
+# their number fields, request bodies and traces.
+
+def _got(value: Any) -> str:
+    return f"{json.dumps(value)} (a boolean)" if type(value) is bool else _shown(value)
+
+
+def _finite(value: Any, what: str = "") -> float:
+    """A JSON number that is finite: booleans, text, NaN and infinity are refused."""
+    if type(value) not in (int, float):
+        raise _refuse("number_type", f"{what}expected a number, got {_got(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # a whole number of hundreds of digits
+        raise _refuse("number_too_large", f"{what}the number is too large for float64") from None
+    if not math.isfinite(number):
+        raise _refuse("finite_number", f"{what}expected a finite number, got {_shown(value)}")
+    return number
+
+
+def _range_check(low: float | None, high: float | None, above: bool, below: bool):
+    """A check for a finite number within [low, high]; ``above`` and ``below`` leave an end out."""
+    parts = ([f"{'above' if above else 'at least'} {low:g}"] if low is not None else []) \
+        + ([f"{'below' if below else 'at most'} {high:g}"] if high is not None else [])
+    rule = " and ".join(parts)
+
+    def check(value: Any, what: str = "") -> float:
+        number = _finite(value, what)
+        too_low = low is not None and (number <= low if above else number < low)
+        too_high = high is not None and (number >= high if below else number > high)
+        if too_low or too_high:
+            raise _refuse("out_of_range", f"{what}must be {rule}, got {_shown(value)}")
+        return number
+    return check
+
+
+def _range_schema(low: float | None, high: float | None, above: bool, below: bool) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "number"}
+    if low is not None:
+        schema["exclusiveMinimum" if above else "minimum"] = low
+    if high is not None:
+        schema["exclusiveMaximum" if below else "maximum"] = high
+    return schema
+
+
+def _number(low: float | None = None, high: float | None = None, *, above: bool = False, below: bool = False):
+    """A finite number, optionally within [low, high] (``above``/``below``: that end left out)."""
+    check = _range_check(low, high, above, below)
+    return Annotated[float, PlainValidator(lambda v: check(v)), WithJsonSchema(_range_schema(low, high, above, below))]
+
+
+def _whole_between(low: int, high: int):
+    """A JSON integer from ``low`` to ``high``; booleans and 2.0 are refused."""
+    def check(value: Any) -> int:
+        if type(value) is not int:
+            raise _refuse("whole_number", f"expected a whole number, got {_got(value)}")
+        if not low <= value <= high:
+            raise _refuse("out_of_range", f"must be from {low:,} to {high:,}, got {value:,}")
+        return value
+    return Annotated[int, PlainValidator(check), WithJsonSchema({"type": "integer", "minimum": low, "maximum": high})]
+
+
+def _betas(value: Any) -> tuple[float, float]:
+    check = _range_check(0, 1, False, True)
+    if type(value) is not list or len(value) != 2:
+        raise _refuse("pair", f"expected two numbers [beta1, beta2], got {_got(value)}")
+    return check(value[0], "beta1: "), check(value[1], "beta2: ")
+
+
+def _named_tensors(value: Any) -> dict[str, Any]:
+    """An object of parameter names and tensors; the tensors' cells are checked by the route."""
+    if type(value) is not dict:
+        raise _refuse("object_type", f'expected an object of names and tensors, such as {{"w": [0.2, -0.5]}}, '
+                                     f"got {_got(value)}")
+    if not value:
+        raise _refuse("empty", "is empty: name at least one parameter")
+    if len(value) > MAX_NAMED_TENSORS:
+        raise _refuse("too_many_parameters", f"holds {len(value)} parameters; the limit is {MAX_NAMED_TENSORS}")
+    for name in value:
+        if len(name) > MAX_NAME_LENGTH or not PARAMETER_NAME.fullmatch(name):
+            raise _refuse("parameter_name", f"{_shown(name)} is not a usable name: up to {MAX_NAME_LENGTH} letters, "
+                                            "digits and '_', with dots between words ('fc1.weight')")
+    return value
+
+
+FiniteNumber = _number()
+PositiveNumber = _number(0, above=True)
+NonNegativeNumber = _number(0)
+Fraction = _number(0, 1, below=True)
+"""At least 0 and below 1: a drop probability, a momentum, a beta."""
+UnitInterval = _number(0, 1)
+LossEps = _number(0, 0.5, above=True, below=True)
+Axis = _whole_between(-4, 3)
+"""An axis of a tensor of at most 4 axes, counted from 0, or from the end when negative."""
+Seed = _whole_between(0, MAX_SEED)
+UpdateCount = _whole_between(0, MAX_UPDATE_COUNT)
+Betas = Annotated[Any, PlainValidator(_betas), WithJsonSchema(
+    {"type": "array", "items": _range_schema(0, 1, False, True), "minItems": 2, "maxItems": 2,
+     "description": "[beta1, beta2]"})]
+
+_NUMBER_OR_TENSOR_SCHEMA = {
+    "anyOf": [{"type": "number"}, {"type": "array", "items": {}}],
+    "description": f"a number, or nested lists of numbers, at most {MAX_ELEMENTS:,} of them",
+}
+TensorOrNumber = Annotated[Any, WithJsonSchema(_NUMBER_OR_TENSOR_SCHEMA)]
+"""A number or nested lists of numbers. Checked cell by cell by ``app.api.tensors.read_tensors``."""
+
+NamedTensors = Annotated[Any, PlainValidator(_named_tensors), WithJsonSchema({
+    "type": "object", "minProperties": 1, "maxProperties": MAX_NAMED_TENSORS,
+    "propertyNames": {"pattern": f"^{PARAMETER_NAME.pattern}$", "maxLength": MAX_NAME_LENGTH},
+    "additionalProperties": _NUMBER_OR_TENSOR_SCHEMA,
+    "description": "parameter names ('w', 'fc1.weight') mapped to a number or nested lists of numbers"})]
+
+ActivationFunction = Literal["relu", "leaky_relu", "relu6", "sigmoid", "tanh", "softmax"]
+LossKind = Literal["mse", "cross_entropy", "softmax_cross_entropy", "binary_cross_entropy"]
+Reduction = Literal["mean", "sum", "half_sum"]
+OptimizerKind = Literal["sgd", "momentum", "adam"]
+DropoutVariant = Literal["inverted", "classic"]
+
+SOFTMAX_SCORES = [2.0, 1.0, 0.1]
+DENSE_INPUT = [4, 0, 4, 3]   # seed 000's feature map [[4, 0], [4, 3]], flattened
+DENSE_WEIGHT = [[0.2, -0.5, 0.4, 0.1]]
+SGD_EXAMPLE = {"params": {"w": [0.2, -0.5, 0.4, 0.1], "b": 0.2}, "grads": {"w": [11.6, 0, 11.6, 8.7], "b": 2.9},
+               "kind": "sgd", "lr": 0.1}
+BATCH = [[1, 2], [3, 6], [5, 10]]
+
+_FUNCTION_DESCRIPTION = ("relu, leaky_relu (slope alpha below 0), relu6, sigmoid, tanh, or softmax (along dim). "
+                         "At 0 the derivative of relu is 0 and of leaky_relu is alpha, as in PyTorch.")
+_ALPHA_DESCRIPTION = "LeakyReLU's slope for x ≤ 0 (PyTorch's default 0.01); the other functions ignore it."
+_DIM_DESCRIPTION = "Softmax: the axis whose scores become probabilities (the last by default); counted from 0, " \
+                   "or from the end when negative. The other functions ignore it."
+
+
+class ActivationRequest(Body):
+    """An activation applied to every cell (softmax: to every row along dim)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"input": SOFTMAX_SCORES, "function": "softmax"},
+        {"input": [[-2, 0.5], [0, 3]], "function": "leaky_relu", "alpha": 0.1}]})
+
+    input: TensorOrNumber = _tensor("A number or a tensor of up to 4 axes (softmax: at least one axis).",
+                                    SOFTMAX_SCORES)
+    function: ActivationFunction = Field(description=_FUNCTION_DESCRIPTION)
+    alpha: FiniteNumber = Field(0.01, description=_ALPHA_DESCRIPTION)
+    dim: Axis = Field(-1, description=_DIM_DESCRIPTION)
+
+
+class ActivationBackwardRequest(ActivationRequest):
+    """An activation's input gradient, given the output's gradient."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"input": SOFTMAX_SCORES, "function": "softmax", "grad_output": [1, 0, 0]},
+        {"input": [[-2, 0.5], [0, 3]], "function": "relu", "grad_output": [[1, 1], [1, 1]]}]})
+
+    grad_output: TensorOrNumber = _tensor("δ = ∂L/∂y, in the input's shape.", [1, 0, 0])
+
+
+class DenseRequest(Body):
+    """A fully connected layer, y = W x + b."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"input": DENSE_INPUT, "weight": DENSE_WEIGHT, "bias": [0.2]}]})
+
+    input: Tensor = _tensor("(in,) for one sample, or (N, in) for a batch.", DENSE_INPUT)
+    weight: Tensor = _tensor("(out, in): row j holds neuron j's weights (PyTorch's Linear).", DENSE_WEIGHT)
+    bias: Bias | None = Field(None, description="One number per neuron (out,), or one number for all; "
+                                                "none by default.")
+
+
+class DenseBackwardRequest(DenseRequest):
+    """A dense layer's gradients, given the output's gradient."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"input": DENSE_INPUT, "weight": DENSE_WEIGHT, "bias": [0.2], "grad_output": [2.9]}]})
+
+    grad_output: Tensor = _tensor("δ = ∂L/∂y: (out,), or (N, out) for a batch.", [2.9])
+
+
+class FlattenRequest(Body):
+    """A feature map's cells in one row."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"input": [[4, 0], [4, 3]]}, {"input": [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]}]})
+
+    input: Tensor = _tensor("(H, W), (C, H, W), or (N, C, H, W), whose first axis stays as the batch: "
+                            "(N, C·H·W).", [[4, 0], [4, 3]])
+
+
+class LossRequest(Body):
+    """A loss and its gradient with respect to the prediction."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"prediction": [2.9], "target": [0], "kind": "mse", "reduction": "half_sum"},
+        {"prediction": SOFTMAX_SCORES, "target": 0, "kind": "softmax_cross_entropy"}]})
+
+    prediction: TensorOrNumber = _tensor(
+        "mse and binary_cross_entropy: any shape. cross_entropy (probabilities) and softmax_cross_entropy "
+        "(raw scores): (C,) for one sample or (N, C).", [2.9])
+    target: TensorOrNumber = _tensor(
+        "The prediction's shape; for the cross-entropies also class indices counted from 0: one number for "
+        "(C,), N numbers for (N, C).", [0])
+    kind: LossKind = Field(description="mse, cross_entropy (on probabilities), softmax_cross_entropy "
+                                       "(on raw scores), binary_cross_entropy.")
+    reduction: Reduction = Field("mean", description=(
+        "mean (MSE and binary cross-entropy over elements, the cross-entropies over samples), sum, or "
+        "half_sum (½Σ, MSE only: the gradient is ŷ − t)."))
+    eps: LossEps = Field(1e-12, description="Probabilities are clipped to [eps, 1 − eps] before a log.")
+
+
+class OptimizerState(Body):
+    """What an optimizer carries from one update to the next: ``outputs.state`` of the previous response."""
+
+    step: UpdateCount = Field(description="t: the updates taken so far.")
+    velocity: NamedTensors | None = Field(None, description="SGD with momentum: each parameter's velocity.")
+    m: NamedTensors | None = Field(None, description="Adam: each parameter's running mean of the gradient.")
+    v: NamedTensors | None = Field(None, description="Adam: each parameter's running mean of the squared "
+                                                     "gradient.")
+
+
+class OptimizerRequest(Body):
+    """One optimizer update of every parameter."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        SGD_EXAMPLE, {**SGD_EXAMPLE, "kind": "adam", "lr": 0.01}]})
+
+    params: NamedTensors = Field(description="The parameters before the update, by name.",
+                                 examples=[SGD_EXAMPLE["params"]])
+    grads: NamedTensors = Field(description="∂L/∂ each parameter: the same names and shapes.",
+                                examples=[SGD_EXAMPLE["grads"]])
+    kind: OptimizerKind = Field(description="sgd, momentum or adam; sgd with momentum above 0 follows the "
+                                            "momentum rule, as torch.optim.SGD does.")
+    lr: PositiveNumber = Field(description="The learning rate η.", examples=[0.1])
+    momentum: Fraction = Field(0.0, description="μ in v ← μv + g, w ← w − lr·v (PyTorch's form). "
+                                                "Adam takes none: its betas play that part.")
+    betas: Betas = Field([0.9, 0.999], description="Adam's [β1, β2], the decay of its running means.")
+    eps: PositiveNumber = Field(1e-8, description="Adam: added to √v̂ (outside the square root).")
+    weight_decay: NonNegativeNumber = Field(0.0, description="λ: L2 regularization, λw added to each gradient "
+                                                             "before the rule.")
+    state: OptimizerState | None = Field(None, description="Leave out for the first update; then pass back "
+                                                           "outputs.state of the previous response.")
+
+
+_CHANNEL_DESCRIPTION = "(C,): one number per feature or channel"
+
+
+class BatchnormRequest(Body):
+    """Batch normalization."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"input": BATCH}, {"input": BATCH, "training": False, "running_mean": [3, 6], "running_var": [4, 16]}]})
+
+    input: Tensor = _tensor("(N, F), (N, C, L) or (N, C, H, W): statistics per feature or channel, over the "
+                            "batch and the positions.", BATCH)
+    gamma: Tensor | None = Field(None, description=f"The scale γ, {_CHANNEL_DESCRIPTION}; ones by default.")
+    beta: Tensor | None = Field(None, description=f"The shift β, {_CHANNEL_DESCRIPTION}; zeros by default.")
+    eps: PositiveNumber = Field(1e-5, description="Added to the variance inside the square root.")
+    training: StrictBool = Field(True, description="Normalize with the batch's mean and (biased) variance and "
+                                                   "update the running ones; false: normalize with the running "
+                                                   "statistics.")
+    running_mean: Tensor | None = Field(None, description=f"{_CHANNEL_DESCRIPTION}; zeros by default.")
+    running_var: Tensor | None = Field(None, description=f"{_CHANNEL_DESCRIPTION}; ones by default.")
+    momentum: UnitInterval = Field(0.1, description="running ← (1 − momentum)·running + momentum·batch "
+                                                    "(PyTorch's convention; Keras's is 1 minus this).")
+
+
+class BatchnormBackwardRequest(Body):
+    """Training-mode batch normalization's gradients, given the output's gradient."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"input": BATCH, "grad_output": [[1, 0], [0, 1], [-1, 1]]}]})
+
+    input: Tensor = _tensor("(N, F), (N, C, L) or (N, C, H, W).", BATCH)
+    gamma: Tensor | None = Field(None, description=f"The scale γ, {_CHANNEL_DESCRIPTION}; ones by default.")
+    beta: Tensor | None = Field(None, description=f"The shift β, {_CHANNEL_DESCRIPTION}; zeros by default "
+                                                  "(it changes no gradient but its own).")
+    grad_output: Tensor = _tensor("δ = ∂L/∂y, in the input's shape.", [[1, 0], [0, 1], [-1, 1]])
+    eps: PositiveNumber = Field(1e-5, description="Added to the variance inside the square root.")
+
+
+class DropoutRequest(Body):
+    """Dropout with a given mask, or one drawn from a seed."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"input": [[1, 2], [3, 4]], "p": 0.5, "seed": 0},
+        {"input": [[1, 2], [3, 4]], "p": 0.5, "mask": [[1, 0], [0, 1]], "variant": "classic"}]})
+
+    input: Tensor = _tensor("A tensor of 1 to 4 axes.", [[1, 2], [3, 4]])
+    p: Fraction = Field(description="The probability of dropping a cell: at least 0 and below 1.", examples=[0.5])
+    mask: Tensor | None = Field(None, description="The input's shape: 1 keeps a cell, 0 drops it. Leave out to "
+                                                  "draw one.")
+    seed: Seed | None = Field(None, description="Draws the mask: a cell is kept where "
+                                                "numpy.random.default_rng(seed).random() ≥ p. Without a mask or a "
+                                                "seed one is drawn and returned in params.seed.")
+    variant: DropoutVariant = Field("inverted", description="inverted: kept cells are divided by 1 − p while "
+                                                            "training; classic: evaluation multiplies by 1 − p.")
+    training: StrictBool = Field(True, description="False: evaluation mode, nothing is dropped.")
+
+
+class ActivationParams(BaseModel):
+    function: ActivationFunction
+    alpha: float | None = Field(None, description="leaky_relu's slope.")
+    dim: int | None = Field(None, description="softmax's axis, counted from 0.")
+
+
+class ActivationInputs(BaseModel):
+    input: NestedNumbers
+    grad_output: NestedNumbers | None = None
+
+
+class ActivationOutputs(BaseModel):
+    output: NestedNumbers = Field(description="y = f(x), the input's shape.")
+
+
+class ActivationBackwardOutputs(BaseModel):
+    grad_input: NestedNumbers = Field(description="∂L/∂x = δ · f'(x) (softmax: the Jacobian's transpose "
+                                                   "times δ).")
+
+
+class ActivationIntermediates(BaseModel):
+    max: NestedNumbers | None = Field(None, description="softmax: each row's largest score m.")
+    exp: NestedNumbers | None = Field(None, description="softmax: e^(z − m).")
+    sum: NestedNumbers | None = Field(None, description="softmax: each row's sum of e^(z − m).")
+    output: NestedNumbers | None = Field(None, description="backward: the forward output f(x).")
+    derivative: NestedNumbers | None = Field(None, description="backward, element-wise: f'(x).")
+    jacobian: NestedNumbers | None = Field(None, description="softmax backward, rows of up to 8 classes: each row's "
+                                                             "J[i][j] = ∂p_i/∂z_j.")
+    dot: NestedNumbers | None = Field(None, description="softmax backward, longer rows: Σ_j δ_j p_j.")
+
+
+class ActivationTrace(TraceResponse):
+    op: Literal["activation"]
+    params: ActivationParams
+    inputs: ActivationInputs
+    outputs: ActivationOutputs
+    intermediates: ActivationIntermediates
+
+
+class ActivationBackwardTrace(TraceResponse):
+    op: Literal["activation_backward"]
+    params: ActivationParams
+    inputs: ActivationInputs
+    outputs: ActivationBackwardOutputs
+    intermediates: ActivationIntermediates
+
+
+class DenseParams(BaseModel):
+    in_features: int
+    out_features: int
+
+
+class DenseInputs(BaseModel):
+    input: NestedNumbers
+    weight: NestedNumbers
+    bias: NestedNumbers | None = Field(None, description="(out,), or the one number added to every neuron.")
+    grad_output: NestedNumbers | None = None
+
+
+class DenseOutputs(BaseModel):
+    output: NestedNumbers = Field(description="y: (out,), or (N, out).")
+
+
+class DenseBackwardOutputs(BaseModel):
+    grad_input: NestedNumbers = Field(description="∂L/∂x = Wᵀδ, the input's shape.")
+    grad_weight: NestedNumbers = Field(description="∂L/∂W = δ xᵀ (summed over a batch), (out, in).")
+    grad_bias: NestedNumbers | None = Field(None, description="∂L/∂b = δ (summed over a batch), when a bias was "
+                                                              "given: (out,), or one number for a shared bias.")
+
+
+class DenseTrace(TraceResponse):
+    op: Literal["dense"]
+    params: DenseParams
+    inputs: DenseInputs
+    outputs: DenseOutputs
+
+
+class DenseBackwardTrace(TraceResponse):
+    op: Literal["dense_backward"]
+    params: DenseParams
+    inputs: DenseInputs
+    outputs: DenseBackwardOutputs
+
+
+class FlattenParams(BaseModel):
+    input_shape: list[int]
+    output_shape: list[int]
+
+
+class FlattenInputs(BaseModel):
+    input: NestedNumbers
+
+
+class FlattenOutputs(BaseModel):
+    output: NestedNumbers = Field(description="(C·H·W,), or (N, C·H·W): row-major over (channel, row, column).")
+
+
+class FlattenTrace(TraceResponse):
+    op: Literal["flatten"]
+    params: FlattenParams
+    inputs: FlattenInputs
+    outputs: FlattenOutputs
+
+
+class LossParams(BaseModel):
+    kind: LossKind
+    reduction: Reduction
+    eps: float | None = Field(None, description="The clipping of probabilities (not for mse).")
+    target_form: Literal["index", "probabilities"] | None = Field(
+        None, description="The cross-entropies: whether the target came as class indices or probabilities.")
+
+
+class LossInputs(BaseModel):
+    prediction: NestedNumbers
+    target: NestedNumbers = Field(description="As used: class indices become one-hot rows.")
+
+
+class LossOutputs(BaseModel):
+    loss: float
+    grad_input: NestedNumbers = Field(description="∂L/∂prediction, the prediction's shape.")
+
+
+class LossIntermediates(BaseModel):
+    difference: NestedNumbers | None = Field(None, description="mse: ŷ − t.")
+    max: NestedNumbers | None = Field(None, description="softmax_cross_entropy: each row's largest score.")
+    exp: NestedNumbers | None = Field(None, description="softmax_cross_entropy: e^(z − m).")
+    sum: NestedNumbers | None = Field(None, description="softmax_cross_entropy: each row's sum of e^(z − m).")
+    probabilities: NestedNumbers | None = Field(None, description="softmax_cross_entropy: softmax(z).")
+    log_probabilities: NestedNumbers | None = Field(None, description="The cross-entropies: log p.")
+    sample_loss: NestedNumbers | None = Field(None, description="The cross-entropies on a batch: each sample's loss.")
+    elementwise_loss: NestedNumbers | None = Field(None, description="binary_cross_entropy: each cell's loss.")
+
+
+class LossTrace(TraceResponse):
+    op: Literal["loss"]
+    params: LossParams
+    inputs: LossInputs
+    outputs: LossOutputs
+    intermediates: LossIntermediates
+
+
+class OptimizerParams(BaseModel):
+    kind: OptimizerKind
+    lr: float
+    momentum: float
+    betas: list[float]
+    eps: float
+    weight_decay: float
+    step: int = Field(description="t: this update's number in the run, counting from 1.")
+
+
+class OptimizerInputs(BaseModel):
+    params: dict[str, NestedNumbers]
+    grads: dict[str, NestedNumbers]
+    state: OptimizerState = Field(description="The state before the update (zeros for a first update).")
+
+
+class OptimizerOutputs(BaseModel):
+    params: dict[str, NestedNumbers] = Field(description="The parameters after the update.")
+    state: OptimizerState = Field(description="Pass it back as the next request's state to continue the run.")
+
+
+class OptimizerIntermediates(BaseModel):
+    m_hat: dict[str, NestedNumbers] | None = Field(None, description="Adam: m / (1 − β1^t).")
+    v_hat: dict[str, NestedNumbers] | None = Field(None, description="Adam: v / (1 − β2^t).")
+
+
+class OptimizerTrace(TraceResponse):
+    op: Literal["optimizer_step"]
+    params: OptimizerParams
+    inputs: OptimizerInputs
+    outputs: OptimizerOutputs
+    intermediates: OptimizerIntermediates
+
+
+class BatchnormParams(BaseModel):
+    eps: float
+    training: bool
+    momentum: float | None = Field(None, description="Forward only.")
+
+
+class BatchnormInputs(BaseModel):
+    input: NestedNumbers
+    gamma: NestedNumbers
+    beta: NestedNumbers
+    running_mean: NestedNumbers | None = None
+    running_var: NestedNumbers | None = None
+    grad_output: NestedNumbers | None = None
+
+
+class BatchnormOutputs(BaseModel):
+    output: NestedNumbers = Field(description="y = γ x̂ + β, the input's shape.")
+    running_mean: NestedNumbers = Field(description="Updated in training; unchanged in inference.")
+    running_var: NestedNumbers = Field(description="Updated with the unbiased variance in training.")
+
+
+class BatchnormBackwardOutputs(BaseModel):
+    grad_input: NestedNumbers = Field(description="∂L/∂x, the input's shape.")
+    grad_weight: NestedNumbers = Field(description="∂L/∂γ = Σ δ x̂, per channel.")
+    grad_bias: NestedNumbers = Field(description="∂L/∂β = Σ δ, per channel.")
+
+
+class BatchnormIntermediates(BaseModel):
+    mean: NestedNumbers | None = Field(None, description="Training: each channel's batch mean.")
+    var: NestedNumbers | None = Field(None, description="Training: each channel's biased batch variance.")
+    inv_std: NestedNumbers = Field(description="1 / √(σ² + ε), per channel.")
+    x_hat: NestedNumbers = Field(description="The normalized input, the input's shape.")
+
+
+class BatchnormTrace(TraceResponse):
+    op: Literal["batchnorm"]
+    params: BatchnormParams
+    inputs: BatchnormInputs
+    outputs: BatchnormOutputs
+    intermediates: BatchnormIntermediates
+
+
+class BatchnormBackwardTrace(TraceResponse):
+    op: Literal["batchnorm_backward"]
+    params: BatchnormParams
+    inputs: BatchnormInputs
+    outputs: BatchnormBackwardOutputs
+    intermediates: BatchnormIntermediates
+
+
+class DropoutParams(BaseModel):
+    p: float
+    variant: DropoutVariant
+    training: bool
+    seed: int | None = Field(description="The seed the mask was drawn with (drawn here when none was given); "
+                                         "null for a given mask or in evaluation without a seed.")
+
+
+class DropoutInputs(BaseModel):
+    input: NestedNumbers
+    mask: NestedNumbers | None = Field(None, description="The mask, when one was given.")
+
+
+class DropoutOutputs(BaseModel):
+    output: NestedNumbers
+    mask: NestedNumbers = Field(description="1 kept, 0 dropped (all ones in evaluation).")
+
+
+class DropoutTrace(TraceResponse):
+    op: Literal["dropout"]
+    params: DropoutParams
+    inputs: DropoutInputs
+    outputs: DropoutOutputs
 
 
 # --- errors ---------------------------------------------------------------------------------

@@ -2,9 +2,15 @@
 
 from fastapi import APIRouter
 
-from . import conv, pool, shapes
+from . import activations, conv, dense, dropout, losses, norm, optim, pool, shapes
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(conv.router)
 router.include_router(pool.router)
 router.include_router(shapes.router)
+router.include_router(activations.router)
+router.include_router(dense.router)
+router.include_router(losses.router)
+router.include_router(optim.router)
+router.include_router(norm.router)
+router.include_router(dropout.router)

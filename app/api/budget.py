@@ -8,12 +8,14 @@ the engine does not take are let through, for the engine to refuse with its own 
 
 from __future__ import annotations
 
+from math import prod
 from typing import Any
 
+from engine.activations import JACOBIAN_LIMIT
 from engine.layout import IMAGE, KERNEL_1D, KERNEL_2D, SEQUENCE, shape4
 from engine.shapes import out_size, resolve_padding
 
-from ..limits import MAX_ELEMENTS, MAX_MULTIPLY_ADDS, MAX_OUTPUT_ELEMENTS, MAX_WORKING_CELLS
+from ..limits import MAX_ELEMENTS, MAX_MULTIPLY_ADDS, MAX_OUTPUT_ELEMENTS, MAX_STEP_TERMS, MAX_WORKING_CELLS
 from .tensors import invalid
 
 
@@ -103,3 +105,60 @@ def check_pool(x_shape: tuple[int, ...], kernel_size: Any, stride: Any, padding:
     _check(N * C * rows * cols, MAX_WORKING_CELLS,
            ("body",), "the cells of the padded input")
     _check(N * C * H_out * W_out * kH * kW, MAX_WORKING_CELLS, ("body",), "the input cells under all the windows")
+
+
+# --- layers: what one step adds up, and what a whole op writes -------------------------------
+
+def _size(shape: tuple[int, ...]) -> int:
+    return int(prod(shape))
+
+
+def check_activation(x_shape: tuple[int, ...], function: str, dim: int, backward: bool) -> None:
+    """Softmax: a row's max and sum steps add up its classes; backward writes each row's Jacobian."""
+    if function != "softmax" or not 1 <= len(x_shape) <= 4 or not -len(x_shape) <= dim < len(x_shape):
+        return
+    C = x_shape[dim]
+    _check(C, MAX_STEP_TERMS, ("body", "input"), f"the classes in one softmax row (axis {dim % len(x_shape)}), "
+                                                 "each a term of the row's max and sum steps,")
+    if backward and C <= JACOBIAN_LIMIT:
+        _check(_size(x_shape) * C, MAX_OUTPUT_ELEMENTS, ("body", "input"), "the numbers of the rows' Jacobians")
+
+
+def check_dense(x_shape: tuple[int, ...], w_shape: tuple[int, ...], backward: bool) -> None:
+    """dense, forward or backward: y = W x + b costs out·in multiply-adds per sample (twice that backward)."""
+    if len(w_shape) != 2 or len(x_shape) not in (1, 2) or x_shape[-1] != w_shape[1]:
+        return  # not a problem the engine takes: it says why
+    N = x_shape[0] if len(x_shape) == 2 else 1
+    out, features = w_shape
+    _check(N * out, MAX_OUTPUT_ELEMENTS, ("body",), "the numbers in the output")
+    _check((2 if backward else 1) * N * out * features, MAX_MULTIPLY_ADDS, ("body",), "the multiply-adds")
+    _check(features, MAX_STEP_TERMS, ("body", "input"), "the inputs of one neuron, each a term of its step,")
+    if backward:
+        _check(N, MAX_STEP_TERMS, ("body", "input"), "the samples a weight's gradient adds up")
+        _check(out, MAX_STEP_TERMS, ("body", "weight"), "the neurons an input's gradient adds up")
+
+
+def check_loss(prediction_shape: tuple[int, ...], kind: str) -> None:
+    """loss: the loss step adds up every cell (MSE, binary) or every sample, and a softmax every class."""
+    if kind in ("mse", "binary_cross_entropy"):
+        _check(_size(prediction_shape), MAX_STEP_TERMS, ("body", "prediction"), "the cells the loss step adds up")
+        return
+    if len(prediction_shape) not in (1, 2):
+        return
+    _check(prediction_shape[-1], MAX_STEP_TERMS, ("body", "prediction"), "the classes of one sample")
+    if len(prediction_shape) == 2:
+        _check(prediction_shape[0], MAX_STEP_TERMS, ("body", "prediction"), "the samples the loss step adds up")
+
+
+def check_parameters(sizes: dict[str, int]) -> None:
+    """optimizer: every number of every parameter is a step, and comes back several times."""
+    _check(sum(sizes.values()), MAX_ELEMENTS, ("body", "params"), "the numbers in all the parameters together")
+
+
+def check_batchnorm(x_shape: tuple[int, ...]) -> None:
+    """batchnorm, forward or backward: a channel's mean, variance and gradient sums add up its n = N·H·W cells."""
+    if len(x_shape) not in (2, 3, 4):
+        return
+    _check(_size(x_shape) // x_shape[1], MAX_STEP_TERMS, ("body", "input"),
+           "the cells of one channel (N·H·W), each a term of its mean and variance steps,")
+

@@ -19,6 +19,18 @@ ROUTES = {  # path -> (request model, response model, tag)
     "/api/v1/pool2d/backward": (schemas.Pool2dBackwardRequest, schemas.PoolBackwardTrace, "pooling"),
     "/api/v1/im2col": (schemas.Im2colRequest, schemas.Im2colTrace, "shapes"),
     "/api/v1/output-size": (schemas.OutputSizeRequest, schemas.OutputSizeTrace, "shapes"),
+    "/api/v1/activation": (schemas.ActivationRequest, schemas.ActivationTrace, "activations"),
+    "/api/v1/activation/backward": (schemas.ActivationBackwardRequest, schemas.ActivationBackwardTrace,
+                                    "activations"),
+    "/api/v1/dense": (schemas.DenseRequest, schemas.DenseTrace, "dense"),
+    "/api/v1/dense/backward": (schemas.DenseBackwardRequest, schemas.DenseBackwardTrace, "dense"),
+    "/api/v1/flatten": (schemas.FlattenRequest, schemas.FlattenTrace, "dense"),
+    "/api/v1/loss": (schemas.LossRequest, schemas.LossTrace, "losses"),
+    "/api/v1/optimizer": (schemas.OptimizerRequest, schemas.OptimizerTrace, "optimizers"),
+    "/api/v1/batchnorm": (schemas.BatchnormRequest, schemas.BatchnormTrace, "normalization"),
+    "/api/v1/batchnorm/backward": (schemas.BatchnormBackwardRequest, schemas.BatchnormBackwardTrace,
+                                   "normalization"),
+    "/api/v1/dropout": (schemas.DropoutRequest, schemas.DropoutTrace, "dropout"),
 }
 
 
