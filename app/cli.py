@@ -91,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     size.add_argument("--padding", type=_pair_or_word, default=0)
     size.add_argument("--dilation", type=_pair_or_word, default=1)
     size.add_argument("--ceil-mode", action="store_true")
+    from .architecture_cli import add_summary_parser
+    add_summary_parser(sub)
     return parser
 
 
@@ -100,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command == "serve":
             return _serve(getattr(args, "host", "127.0.0.1"), getattr(args, "port", 8000))
+        if command == "summary":
+            from .architecture_cli import run_summary
+            return run_summary(args)
         if command in ("conv2d", "conv2d-backward"):
             x = parse_matrix(args.input, "input")
             w = parse_matrix(args.kernel, "kernel")

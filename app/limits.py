@@ -60,11 +60,19 @@ MAX_NETWORK_LAYERS = 32
 MAX_TRAINING_STEPS = 100
 """Training steps (forward, loss, backward, update) one network request may take."""
 
-MAX_NETWORK_CELLS = 1_000_000
-"""Numbers in all of a network's activations together: the response carries each with its gradient."""
+MAX_NETWORK_CELLS = 250_000
+"""Numbers in the input and all of a network's activations together: the response carries each of them
+several times (the activation, its gradient, an op's own tensors): 250,000 is about 50 MB of JSON."""
 
 MAX_NETWORK_WORK = 100_000_000
 """Multiply-adds of a network request: those of one training step (forward and backward) times the steps."""
+
+MAX_ARCHITECTURE_ROWS = 2_000
+"""Rows of one architecture table: layers and blocks, counting a residual block's sum and activation
+(ResNet-50 has 199, MobileNetV2 224)."""
+
+MAX_LAYER_TEXT = 100_000
+"""Characters of a layer list in the compact text form."""
 
 GRID_CELLS = 4096
 """Cells a page draws in one grid; a larger tensor is described, and its steps still listed."""

@@ -35,7 +35,7 @@ def _attr(text: str) -> str:
 def plain(latex: str) -> str:
     """LaTeX as plain words and symbols, for the aria-live line and the terminal."""
     out = latex
-    for old, new in [(r"\left\lfloor", "floor("), (r"\right\rfloor", ")"), (r"\left\lceil", "ceil("),
+    for old, new in [(r"\text{,}", ","), (r"\left\lfloor", "floor("), (r"\right\rfloor", ")"), (r"\left\lceil", "ceil("),
                      (r"\right\rceil", ")"), (r"\cdots", "..."), (r"\cdot", " times "), (r"\times", " times "),
                      (r"\frac{\partial L}{\partial ", "dL/d"), (r"\,", " "), (r"\ ", " "), ("\\\\", "; "),
                      (r"\Rightarrow", "gives"), (r"\max", "max"), (r"\min", "min"), (r"\sum", "sum")]:

@@ -11,14 +11,14 @@ import json
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictBool, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StrictBool, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from engine import StepKind
 from engine.optim import NAME as PARAMETER_NAME
 
-from .limits import (MAX_ELEMENTS, MAX_NAME_LENGTH, MAX_NAMED_TENSORS, MAX_PARAMETER, MAX_SEED,
-                     MAX_UPDATE_COUNT)
+from .limits import (MAX_ELEMENTS, MAX_NAME_LENGTH, MAX_NAMED_TENSORS, MAX_NETWORK_LAYERS, MAX_PARAMETER,
+                     MAX_SEED, MAX_TRAINING_STEPS, MAX_UPDATE_COUNT)
 
 SEED_INPUT = [[2, 0, 1, 2], [1, 1, 0, 1], [0, 2, 1, 0], [1, 0, 2, 1]]
 SEED_KERNEL = [[1, -1, 0], [0, 1, -1], [1, 0, 1]]
@@ -984,6 +984,555 @@ class DropoutTrace(TraceResponse):
     params: DropoutParams
     inputs: DropoutInputs
     outputs: DropoutOutputs
+
+
+# --- network ---------------------------------------------------------------------------------
+# A small network trained on one example: one model per layer type (its "type" picks the model),
+# the loss and the optimizer, and the trace with its outputs per layer.
+
+NETWORK_EXAMPLE = {
+    "input": SEED_INPUT,
+    "layers": [{"type": "conv2d", "weight": SEED_KERNEL, "bias": None}, {"type": "relu"}, {"type": "flatten"},
+               {"type": "linear", "weight": DENSE_WEIGHT, "bias": [0.2]}],
+    "target": 0, "loss": {"kind": "mse", "reduction": "half_sum"}, "optimizer": {"kind": "sgd", "lr": 0.1},
+    "steps": 1,
+}
+NETWORK_DRAWN_EXAMPLE = {
+    "input": SEED_INPUT,
+    "layers": [{"type": "conv2d", "out_channels": 2, "kernel_size": 3}, {"type": "relu"},
+               {"type": "maxpool2d", "kernel_size": 2}, {"type": "flatten"},
+               {"type": "linear", "out_features": 2}],
+    "target": 1, "loss": {"kind": "softmax_cross_entropy"}, "optimizer": {"kind": "sgd", "lr": 0.1},
+    "steps": 3, "seed": 0,
+}
+
+_FROZEN_DESCRIPTION = "Keep this layer's parameters as they are: its gradient is worked out but not applied."
+_LAYER_BIAS_DESCRIPTION = ("One number per output channel or neuron, or one number for all. With a given weight, "
+                           "null or absent means no bias; with a drawn weight the bias is drawn too, unless it "
+                           "is false.")
+LayerBias = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}},
+                                                     {"type": "boolean", "enum": [False]}]})]
+"""A bias: a number, a list of numbers, or false for none. Its cells are checked by the route."""
+
+
+def _layer_count(value: Any) -> Any:
+    if type(value) is list and not value:
+        raise _refuse("too_short", "is empty: a network has at least one layer")
+    if type(value) is list and len(value) > MAX_NETWORK_LAYERS:
+        raise _refuse("too_long", f"holds {len(value)} layers; the limit is {MAX_NETWORK_LAYERS} layers "
+                                  "in one network")
+    return value
+
+
+def _training_steps(value: Any) -> int:
+    if type(value) is not int:
+        raise _refuse("whole_number", f"expected a whole number, got {_got(value)}")
+    if value < 1:
+        raise _refuse("too_small", f"must be at least 1, got {value}")
+    if value > MAX_TRAINING_STEPS:
+        raise _refuse("too_large", f"{value:,} training steps is over the limit of {MAX_TRAINING_STEPS} "
+                                   "in one request")
+    return value
+
+
+TrainingSteps = Annotated[int, PlainValidator(_training_steps), WithJsonSchema(
+    {"type": "integer", "minimum": 1, "maximum": MAX_TRAINING_STEPS})]
+
+
+class NetworkLayer(Body):
+    """One layer: only its own fields; an unknown one is refused."""
+
+
+class NetworkTrainableLayer(NetworkLayer):
+    frozen: StrictBool = Field(False, description=_FROZEN_DESCRIPTION)
+
+
+class NetworkConv2d(NetworkTrainableLayer):
+    """A 2-D convolution: a given weight, or out_channels and kernel_size to draw one from the seed."""
+
+    type: Literal["conv2d"]
+    weight: Tensor | None = Field(None, description="(kH, kW) for a plain matrix, or (C_out, C_in/groups, kH, kW). "
+                                                    "Leave out to draw it.")
+    bias: LayerBias | None = Field(None, description=_LAYER_BIAS_DESCRIPTION)
+    out_channels: Count | None = Field(None, description="Filters to draw when no weight is given.")
+    kernel_size: CountOrPair | None = Field(None, description="The drawn kernel: one number or [rows, columns].")
+    stride: CountOrPair = Field(1, description="Step of the window: one number or [rows, columns].")
+    padding: Padding2d = Field(0, description="Zeros around the input: a number, [rows, columns], "
+                                              "[top, bottom, left, right], 'valid' or 'same'.")
+    dilation: CountOrPair = Field(1, description="Spacing between kernel taps: one number or [rows, columns].")
+    groups: Count = Field(1, description=_GROUPS_DESCRIPTION)
+
+
+class NetworkConv1d(NetworkTrainableLayer):
+    """A 1-D convolution along a sequence: a given weight, or out_channels and kernel_size to draw one."""
+
+    type: Literal["conv1d"]
+    weight: Tensor | None = Field(None, description="(k,) for a plain sequence, or (C_out, C_in/groups, k). "
+                                                    "Leave out to draw it.")
+    bias: LayerBias | None = Field(None, description=_LAYER_BIAS_DESCRIPTION)
+    out_channels: Count | None = Field(None, description="Filters to draw when no weight is given.")
+    kernel_size: Count | None = Field(None, description="The drawn kernel's length.")
+    stride: Count = Field(1, description="Step of the window.")
+    padding: Padding1d = Field(0, description="Zeros at both ends: a number, [left, right], 'valid' or 'same'.")
+    dilation: Count = Field(1, description="Spacing between kernel taps.")
+    groups: Count = Field(1, description=_GROUPS_DESCRIPTION)
+
+
+class _NetworkPool(NetworkLayer):
+    kernel_size: CountOrPair = Field(description="The window: one number or [rows, columns].")
+    stride: OptionalCountOrPair = Field(None, description="Step of the window; by default the window's size.")
+    padding: PoolPadding = Field(0, description="Cells around the input, at most half the window: "
+                                                "a number or [rows, columns].")
+
+
+class NetworkMaxPool2d(_NetworkPool):
+    """Each window's largest cell; padded cells never win, ties go to the first in row-major order."""
+
+    type: Literal["maxpool2d"]
+
+
+class NetworkAvgPool2d(_NetworkPool):
+    """Each window's average (padded cells count as 0)."""
+
+    type: Literal["avgpool2d"]
+
+
+class NetworkMinPool2d(_NetworkPool):
+    """Each window's smallest cell."""
+
+    type: Literal["minpool2d"]
+
+
+class NetworkReLU(NetworkLayer):
+    """max(0, x) cell by cell; ReLU'(0) = 0."""
+
+    type: Literal["relu"]
+
+
+class NetworkLeakyReLU(NetworkLayer):
+    """x above 0, alpha·x below; LeakyReLU'(0) = alpha."""
+
+    type: Literal["leaky_relu"]
+    alpha: FiniteNumber = Field(0.01, description="The slope for x ≤ 0 (PyTorch's default 0.01).")
+
+
+class NetworkSigmoid(NetworkLayer):
+    """1/(1 + e^−x) cell by cell."""
+
+    type: Literal["sigmoid"]
+
+
+class NetworkTanh(NetworkLayer):
+    """tanh(x) cell by cell."""
+
+    type: Literal["tanh"]
+
+
+class NetworkSoftmax(NetworkLayer):
+    """Probabilities along the last axis."""
+
+    type: Literal["softmax"]
+
+
+class NetworkFlatten(NetworkLayer):
+    """The cells in one row, row-major over (C, H, W)."""
+
+    type: Literal["flatten"]
+
+
+class NetworkLinear(NetworkTrainableLayer):
+    """A dense layer, y = W x + b, on a vector (flatten a feature map first)."""
+
+    type: Literal["linear"]
+    weight: Tensor | None = Field(None, description="(out, in). Leave out to draw it (give out_features).")
+    bias: LayerBias | None = Field(None, description=_LAYER_BIAS_DESCRIPTION)
+    out_features: Count | None = Field(None, description="Neurons to draw when no weight is given.")
+
+
+class NetworkBatchNorm2d(NetworkTrainableLayer):
+    """Batch normalization of each channel over its positions (training mode, a batch of this one example)."""
+
+    type: Literal["batchnorm2d"]
+    weight: Tensor | None = Field(None, description="The scale γ, one number per channel (C,); ones by default.")
+    bias: Tensor | None = Field(None, description="The shift β, one number per channel (C,); zeros by default.")
+    eps: PositiveNumber = Field(1e-5, description="Added to the variance inside the square root.")
+
+
+class NetworkDropout(NetworkLayer):
+    """Dropout with a given mask or one drawn from a seed; the same mask serves every training step."""
+
+    type: Literal["dropout"]
+    p: Fraction = Field(0.5, description="The probability of dropping a cell: at least 0 and below 1.")
+    mask: Tensor | None = Field(None, description="The layer input's shape: 1 keeps a cell, 0 drops it.")
+    seed: Seed | None = Field(None, description="Draws the mask; without a mask or a seed, one is drawn from the "
+                                                "network's seed and shown in params.layers.")
+    variant: DropoutVariant = Field("inverted", description="inverted: kept cells are divided by 1 − p while "
+                                                            "training; classic: they pass as they are.")
+
+
+AnyNetworkLayer = Annotated[
+    NetworkConv2d | NetworkConv1d | NetworkMaxPool2d | NetworkAvgPool2d | NetworkMinPool2d | NetworkReLU
+    | NetworkLeakyReLU | NetworkSigmoid | NetworkTanh | NetworkSoftmax | NetworkFlatten | NetworkLinear
+    | NetworkBatchNorm2d | NetworkDropout,
+    Field(discriminator="type")]
+
+
+class NetworkLoss(Body):
+    """The loss of the last layer's output against the target."""
+
+    kind: LossKind = Field(description="mse, cross_entropy (on probabilities), softmax_cross_entropy "
+                                       "(on raw scores), binary_cross_entropy.")
+    reduction: Reduction = Field("mean", description="mean, sum, or half_sum (½Σ, MSE only).")
+    eps: LossEps = Field(1e-12, description="Probabilities are clipped to [eps, 1 − eps] before a log.")
+
+
+class NetworkOptimizer(Body):
+    """The update rule applied after each backward pass."""
+
+    kind: OptimizerKind = Field(description="sgd, momentum or adam (torch.optim's rules).")
+    lr: PositiveNumber = Field(description="The learning rate η.", examples=[0.1])
+    momentum: Fraction = Field(0.0, description="μ in v ← μv + g, w ← w − lr·v.")
+    betas: Betas = Field([0.9, 0.999], description="Adam's [β1, β2].")
+    eps: PositiveNumber = Field(1e-8, description="Adam: added to √v̂.")
+    weight_decay: NonNegativeNumber = Field(0.0, description="λ: λw added to each gradient (L2).")
+
+
+class NetworkRequest(Body):
+    """One example through a small network: forward, loss, backward and update, ``steps`` times."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [NETWORK_EXAMPLE, NETWORK_DRAWN_EXAMPLE]})
+
+    input: Tensor = _tensor("One example: (H, W) or (C, H, W) before a conv2d, (L,) or (C, L) before a conv1d, "
+                            "(in,) before a linear layer.", SEED_INPUT)
+    layers: Annotated[list[AnyNetworkLayer], BeforeValidator(_layer_count)] = Field(
+        min_length=1, max_length=MAX_NETWORK_LAYERS,
+        description="The layers in order, each an object whose 'type' is one of conv2d, conv1d, maxpool2d, "
+                    "avgpool2d, minpool2d, relu, leaky_relu, sigmoid, tanh, softmax, flatten, linear, "
+                    "batchnorm2d, dropout.")
+    target: TensorOrNumber = _tensor("The last layer's output shape, or a class index for the cross-entropies.", 0)
+    loss: NetworkLoss
+    optimizer: NetworkOptimizer
+    steps: TrainingSteps = Field(1, description=f"Training steps, 1 to {MAX_TRAINING_STEPS}: the trace's steps "
+                                                "are the first one's, outputs.losses has one loss per step.")
+    seed: Seed | None = Field(None, description="Draws the weights not given (and dropout masks); without one, "
+                                                "one is drawn and returned in params.seed.")
+
+
+class NetworkLayerTensors(BaseModel):
+    weight: NestedNumbers
+    bias: NestedNumbers | None = None
+
+
+class NetworkParams(BaseModel):
+    layers: list[dict[str, Any]] = Field(description="Each layer as resolved: type, frozen, drawn (its weights or "
+                                                     "mask were drawn from the seed) and its options.")
+    loss: dict[str, Any] = Field(description="kind, reduction, eps.")
+    optimizer: dict[str, Any] = Field(description="kind, lr, momentum, betas, eps, weight_decay.")
+    steps: int
+    seed: int | None = Field(description="The seed the missing weights were drawn with; null when none was "
+                                         "given and nothing was drawn.")
+
+
+class NetworkInputs(BaseModel):
+    input: NestedNumbers
+    target: NestedNumbers
+
+
+class NetworkOutputs(BaseModel):
+    prediction: NestedNumbers = Field(description="The last layer's output in the first step.")
+    loss: float = Field(description="The first step's loss.")
+    losses: list[float] = Field(description="One loss per training step, each measured before that step's update.")
+    gradients: list[NetworkLayerTensors | None] = Field(description=(
+        "One entry per layer: the first step's ∂L/∂weight and ∂L/∂bias; null for a layer without parameters "
+        "and for a frozen one."))
+    parameters: list[NetworkLayerTensors | None] = Field(description=(
+        "One entry per layer: its weight and bias after the last update (a frozen layer's as given); null for "
+        "a layer without parameters."))
+    activations: list[NestedNumbers] = Field(description="Each layer's output in the first step, layer 1 first.")
+
+
+class NetworkTrace(TraceResponse):
+    """The first training step: layer by layer forward, the loss, layer by layer backward (last layer first),
+    and the update of each parameter. A layer's steps are its op's own, with ids prefixed ``layer2.forward.``,
+    ``layer2.backward.``, ``loss.``, ``update.``, each run headed by a ``layer`` step."""
+
+    op: Literal["network"]
+    params: NetworkParams
+    inputs: NetworkInputs
+    outputs: NetworkOutputs
+    intermediates: dict[str, Any] = Field(default_factory=dict, description=(
+        "The tensors the steps write, by name: act.l (layer l's output; act.0 is the input), delta.l = ∂L/∂act.l, "
+        "param.l.weight and param.l.bias, grad.l.weight and grad.l.bias, updated.l.weight and updated.l.bias, "
+        "layer.l.<name> (an op's own tensors, such as a softmax's exponentials), loss.<name>."))
+
+
+# --- architecture ---------------------------------------------------------------------------
+
+from engine.presets import COMPARISONS as _COMPARISONS  # noqa: E402
+from engine.presets import NETWORKS as _NETWORKS  # noqa: E402
+
+from .limits import MAX_LAYER_TEXT  # noqa: E402
+
+ArchitecturePresetName = Literal[tuple(_NETWORKS)]  # type: ignore[valid-type]
+ComparisonPresetName = Literal[tuple(_COMPARISONS)]  # type: ignore[valid-type]
+LayerType = Literal["conv2d", "linear", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "batchnorm2d", "relu", "relu6",
+                    "sigmoid", "tanh", "softmax", "dropout", "flatten", "residual", "sequential"]
+
+
+def _shape(value: Any) -> list[int]:
+    if type(value) is not list or len(value) not in (1, 3):
+        raise _refuse("shape", f"expected [C, H, W] or [F], got {_shown(value)}")
+    return list(_numbers(value, 1, ("C", "H", "W") if len(value) == 3 else ("F",)))
+
+
+InputShape = Annotated[Any, PlainValidator(_shape), WithJsonSchema(
+    {"type": "array", "items": _int_schema(1), "minItems": 1, "maxItems": 3,
+     "description": "[C, H, W] (PyTorch's order), or [F] for a flat input"})]
+
+
+class LayerSpec(Body):
+    """One layer or block in PyTorch's terms; which options apply depends on ``type``."""
+
+    type: LayerType
+    name: str | None = Field(None, min_length=1, max_length=80, description="Defaults to conv1, relu1, ...; "
+                                                                           "a block's layers are named block.layer.")
+    trainable: StrictBool = Field(True, description="false: a frozen layer, counted as non-trainable.")
+    out_channels: Count | None = Field(None, description="conv2d: filters.")
+    in_channels: Count | None = Field(None, description="conv2d: checked against the input when given.")
+    kernel_size: CountOrPair | None = Field(None, description="conv2d, maxpool2d, avgpool2d.")
+    stride: OptionalCountOrPair = Field(None, description="conv2d (default 1); pools (default kernel_size).")
+    padding: Padding2d | None = Field(None, description="conv2d: a number, [rows, columns], [top, bottom, left, right], "
+                                                        "'same' or 'valid'; pools: a number or [rows, columns].")
+    dilation: CountOrPair | None = Field(None, description="conv2d.")
+    groups: Count | None = Field(None, description="conv2d: groups = in_channels is a depthwise convolution.")
+    bias: StrictBool | None = Field(None, description="conv2d, linear (default true).")
+    out_features: Count | None = Field(None, description="linear.")
+    in_features: Count | None = Field(None, description="linear: checked against the input when given.")
+    ceil_mode: StrictBool | None = Field(None, description="maxpool2d, avgpool2d.")
+    count_include_pad: StrictBool | None = Field(None, description="avgpool2d (no effect on the table).")
+    output_size: CountOrPair | None = Field(None, description="adaptive_avgpool2d.")
+    num_features: Count | None = Field(None, description="batchnorm2d: checked against the channels when given.")
+    p: float | None = Field(None, ge=0, le=1, strict=True, description="dropout's probability.")
+    body: list[LayerSpec] | None = Field(None, description="residual: the layers the input goes through.")
+    shortcut: list[LayerSpec] | None = Field(None, description="residual: the other path; empty is the identity.")
+    activation: Literal["relu", "relu6", "sigmoid", "tanh", "softmax"] | None = Field(
+        None, description="residual: applied after the sum (default relu; null for none).")
+    layers: list[LayerSpec] | None = Field(None, description="sequential: its layers.")
+
+
+LAYER_EXAMPLE = [
+    {"type": "conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"type": "relu"},
+    {"type": "maxpool2d", "kernel_size": 2}, {"type": "conv2d", "out_channels": 16, "kernel_size": 3},
+    {"type": "relu"}, {"type": "maxpool2d", "kernel_size": 2}, {"type": "flatten"},
+    {"type": "linear", "out_features": 10}]
+Layers = list[LayerSpec] | Annotated[str, Field(min_length=1, max_length=MAX_LAYER_TEXT)]
+
+
+class ArchitectureRequest(Body):
+    """A network's table: an input shape and layers, or a preset."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"input_shape": [3, 16, 16], "layers": LAYER_EXAMPLE}, {"preset": "vgg16"},
+        {"input_shape": [3, 32, 32], "layers": "conv 8 3x3 p1 / relu / maxpool 2 / flatten / linear 10"}]})
+
+    input_shape: InputShape | None = Field(None, description="[C, H, W]; a preset's own when left out.")
+    layers: Layers | None = Field(None, description="Layer specs, or their text form "
+                                                    "('conv 8 3x3 p1 / relu / maxpool 2 / flatten / linear 10').")
+    preset: ArchitecturePresetName | None = Field(None, description="A network of GET /architecture/presets.")
+
+
+class ArchitectureCompareRequest(Body):
+    """Two layer lists on the same input, or a comparison preset."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"preset": "five_vs_two_threes"},
+        {"input_shape": [64, 56, 56], "left": "conv 64 5x5 p2", "right": "conv 64 3x3 p1 / relu / conv 64 3x3 p1"}]})
+
+    input_shape: InputShape | None = Field(None, description="[C, H, W]; the preset's own when left out.")
+    left: Layers | None = None
+    right: Layers | None = None
+    labels: list[Annotated[str, Field(min_length=1, max_length=80)]] | None = Field(
+        None, min_length=2, max_length=2, description="A name for each side.")
+    preset: ComparisonPresetName | None = Field(None, description="A comparison of GET /architecture/presets.")
+
+
+class ReceptiveFieldOut(BaseModel):
+    size: int | list[int] = Field(description="Input cells the region spans (one number, or [rows, columns]).")
+    jump: int | list[int] = Field(description="Input cells between neighbouring output cells' regions.")
+    start: int | list[int] = Field(description="Where output cell 0's region starts, 0-based (negative: padding).")
+
+
+class ArchitectureRow(BaseModel):
+    index: int
+    name: str = Field(examples=["layer1.0.conv1"])
+    type: str = Field(description="A layer type, 'residual', 'sequential', or 'add' (a residual block's sum).")
+    depth: int = Field(description="1 for the top level; a block's layers are one deeper.")
+    depth_index: int = Field(description="torchinfo's index among the rows at this depth.")
+    parent: int | None = Field(description="The row of the enclosing block.")
+    leaf: bool
+    input_shape: list[int]
+    output_shape: list[int] = Field(description="(C, H, W) or (F,).")
+    params: int = Field(description="A block's are its layers'.")
+    trainable: bool | None = Field(description="null without parameters; false when any is frozen.")
+    macs: int
+    mult_adds: int = Field(description="torchinfo's count.")
+    receptive_field: ReceptiveFieldOut | None = Field(description="While the output is a map.")
+    options: dict[str, Any] = Field(description="The resolved options (padding as 4 numbers, ...).")
+    children: list[int]
+    steps: list[str] = Field(description="Ids of this row's steps; ask for one with ?step_id=.")
+
+
+class ArchitectureTotals(BaseModel):
+    params: int
+    trainable_params: int
+    non_trainable_params: int
+    macs: int = Field(description="Multiply-accumulates of convolutions and linear layers, bias excluded "
+                                  "(torchvision's GFLOPS × 10^9).")
+    flops: int = Field(description="2 × macs.")
+    mult_adds: int = Field(description="torchinfo's total mult-adds.")
+    input_size_mb: float
+    forward_backward_mb: float = Field(description="torchinfo's: 2 × the outputs of layers with parameters, 4 bytes "
+                                                   "each, 10^6 bytes per MB.")
+    params_mb: float
+    total_mb: float
+
+
+class ArchitectureOutputs(BaseModel):
+    layers: list[ArchitectureRow]
+    totals: ArchitectureTotals
+
+
+class ArchitectureParams(BaseModel):
+    input_shape: list[int]
+    preset: str | None
+    layer_count: int
+
+
+class ArchitectureTrace(TraceResponse):
+    op: Literal["architecture"]
+    params: ArchitectureParams
+    inputs: dict[str, Any]
+    outputs: ArchitectureOutputs
+
+
+class ComparisonSide(BaseModel):
+    label: str
+    layers: list[ArchitectureRow]
+    totals: ArchitectureTotals
+    output_shape: list[int]
+    receptive_field: ReceptiveFieldOut | None
+
+
+class ComparisonOutputs(BaseModel):
+    left: ComparisonSide
+    right: ComparisonSide
+    ratios: dict[str, float | None] = Field(description="right / left, for params and macs.")
+
+
+class ComparisonParams(BaseModel):
+    input_shape: list[int]
+    preset: str | None
+    labels: list[str]
+
+
+class ComparisonTrace(TraceResponse):
+    op: Literal["architecture_comparison"]
+    params: ComparisonParams
+    inputs: dict[str, Any]
+    outputs: ComparisonOutputs
+
+
+class NetworkPresetOut(BaseModel):
+    name: str
+    title: str
+    input_shape: list[int]
+    source: str
+    published: dict[str, Any] | None = Field(description="torchvision's documented num_params and GFLOPS, where "
+                                                         "it documents the network.")
+    layers: list[dict[str, Any]]
+    text: str = Field(description="The layers in the compact text form.")
+
+
+class ComparisonPresetOut(BaseModel):
+    name: str
+    title: str
+    input_shape: list[int]
+    labels: list[str]
+    left: str
+    right: str
+    explanation: str
+
+
+class ArchitecturePresets(BaseModel):
+    networks: list[NetworkPresetOut]
+    comparisons: list[ComparisonPresetOut]
+
+
+# --- check ----------------------------------------------------------------------------------
+# A student's answer to an op's problem: which cells are wrong, and the usual mistake behind them.
+
+CheckOp = Literal["conv2d", "conv2d/backward", "conv1d", "conv1d/backward", "pool2d", "pool2d/backward", "im2col",
+                  "output-size", "activation", "activation/backward", "dense", "dense/backward", "flatten", "loss",
+                  "optimizer", "batchnorm", "batchnorm/backward", "dropout"]
+
+_ANSWER_SCHEMA = {
+    "anyOf": [{"type": "number"}, {"type": "string"}, {"type": "array", "items": {}}],
+    "description": ("A number, or nested lists of numbers in the output's shape. A cell may be the text the "
+                    "student typed (\"2.90\"), which keeps the decimals written: a cell is right within half a "
+                    "unit of its last decimal, 1e-3 relative, or 1e-6."),
+}
+Answer = Annotated[Any, WithJsonSchema(_ANSWER_SCHEMA)]
+CHECK_EXAMPLE = {"op": "conv2d", "problem": {"input": SEED_INPUT, "kernel": SEED_KERNEL},
+                 "answer": [[4, 0], [4, 3]]}
+CHECK_WRONG_EXAMPLE = {"op": "conv2d", "problem": {"input": SEED_INPUT, "kernel": SEED_KERNEL},
+                       "answer": [[4, 0], [4, 1]]}
+
+
+class CheckRequest(Body):
+    """An answer to check against an op's problem."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        CHECK_EXAMPLE, CHECK_WRONG_EXAMPLE,
+        {"op": "loss", "problem": {"prediction": [2.9], "target": [0], "kind": "mse", "reduction": "half_sum"},
+         "answer": 8.41}]})
+
+    op: CheckOp = Field(description="The op, named as its route: conv2d, pool2d/backward, output-size, ...")
+    problem: dict[str, Any] = Field(description="The op's own request body; it is validated as that route "
+                                                "validates it, and errors point at ['body', 'problem', field, ...].")
+    answer: Answer = Field(description="The student's answer: the whole output, or one number with `cell`.")
+    output: str | None = Field(None, max_length=100, description=(
+        "Which output is answered: 'grad_weight', 'loss', 'params.w', 'running_var', ...; by default the op's "
+        "first output (output, grad_input, loss, output_size, params.<first>)."))
+    cell: Annotated[list[_count(0)], Field(min_length=1, max_length=4)] | None = Field(
+        None, description="Check one cell only: its index counted from 0, e.g. [0, 1]; `answer` is then a number.")
+
+
+class CheckedCell(BaseModel):
+    index: list[int] = Field(description="The cell, counted from 0.")
+    given: float | str = Field(description="The student's number (\"NaN\", \"Infinity\" for an overflow).")
+    expected: float
+    step_id: str | None = Field(description="The step that works this cell out, e.g. 'output[0,1]'.")
+    correct: bool
+
+
+class CheckResponse(BaseModel):
+    """What the check found."""
+
+    op: str
+    output: str = Field(description="The output checked.")
+    shape: list[int] = Field(description="The checked output's shape.")
+    correct: bool
+    wrong_cells: list[list[int]] = Field(description="Indices of the wrong cells, counted from 0.")
+    cells: list[CheckedCell] = Field(description="Every cell compared; empty when the answer has the shape a "
+                                                 "mistake gives (a misread stride or padding) rather than the "
+                                                 "output's.")
+    diagnosis: str = Field(description="One sentence: right, the usual mistake that gives this answer, or which "
+                                       "cells are wrong.")
+    mistake: str | None = Field(description="A short code of the mistake named ('kernel_flipped', "
+                                            "'bias_forgotten', 'stride_misread', ...), or null.")
+    first_wrong_term: dict[str, Any] | None = Field(description=(
+        "When no usual mistake explains the answer: the first wrong cell's step (step_id, title, expansion, "
+        "given, expected, and its terms) to compare term by term."))
 
 
 # --- errors ---------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "softmax")
 POOLS = {"maxpool2d": "max", "avgpool2d": "avg", "minpool2d": "min"}
 WEIGHTED = ("conv2d", "conv1d", "linear", "batchnorm2d")
 TYPES = ("conv2d", "conv1d") + tuple(POOLS) + ACTIVATIONS + ("flatten", "linear", "batchnorm2d", "dropout")
+LAYER_FIELDS = {"kernel": "weight", "gamma": "weight", "beta": "bias"}
+"""An op's argument by the name the layer gives it."""
 MAX_STEPS = 1000
 """Training steps one call may take."""
 
@@ -123,18 +125,19 @@ def _resolve(specs: Any, x: np.ndarray, seed: int | None) -> tuple[list[Layer], 
         if kind == "linear" and a.ndim != 1:
             raise _refuse(i, f"linear takes one example's features as a vector, but gets a {_shape_text(a)} input: "
                              "put a flatten before it")
+        if kind == "conv1d" and a.ndim not in (1, 2):
+            raise _refuse(i, f"conv1d takes a sequence, (L,) or (C, L), but gets a {_shape_text(a)} input: a third "
+                             "axis would be read as a batch")
         if kind == "batchnorm2d" and a.ndim not in (2, 3):
             raise _refuse(i, f"batchnorm2d normalizes the channels of a (C, H, W) input or one (H, W) matrix, "
                              f"but gets a {a.ndim}-D input ({_shape_text(a)})")
         weight = bias = None
-        drawn = (kind in ("conv2d", "conv1d", "linear") and spec.get("weight") is None
-                 or kind == "dropout" and spec.get("mask") is None and spec.get("seed") is None)
-        if drawn and rng is None:
-            seed = secrets.randbelow(2 ** 31) if seed is None else seed
-            rng = np.random.default_rng(seed)
-        if kind == "dropout" and drawn:
-            options["seed"] = int(rng.integers(2 ** 31))  # the same mask in every training step
-        elif kind in ("conv2d", "conv1d", "linear") and drawn:
+        drawn = False
+        if kind in ("conv2d", "conv1d", "linear") and spec.get("weight") is None:
+            if rng is None:
+                seed = secrets.randbelow(2 ** 31) if seed is None else seed
+                rng = np.random.default_rng(seed)
+            drawn = True
             weight, bias = _drawn_weights(kind, spec, a.shape, rng, i)
         elif kind in ("conv2d", "conv1d", "linear"):
             ranks = {"conv2d": (2, 4), "conv1d": (1, 3), "linear": (2,)}[kind]
@@ -145,6 +148,12 @@ def _resolve(specs: Any, x: np.ndarray, seed: int | None) -> tuple[list[Layer], 
             C = a.shape[0] if a.ndim == 3 else 1
             weight = np.ones(C) if spec.get("weight") is None else _tensor(spec["weight"], i, "weight", (0, 1)).reshape(-1)
             bias = np.zeros(C) if spec.get("bias") is None else _tensor(spec["bias"], i, "bias", (0, 1)).reshape(-1)
+        if kind == "dropout" and spec.get("mask") is None and spec.get("seed") is None:
+            if rng is None:
+                seed = secrets.randbelow(2 ** 31) if seed is None else seed
+                rng = np.random.default_rng(seed)
+            options["seed"] = int(rng.integers(2 ** 31))  # one mask for every step, reproducible from the seed
+            drawn = True
         for key in ("stride", "padding", "dilation", "groups"):
             if key in options:
                 _whole(spec, key, i, minimum=0 if key == "padding" else 1)
@@ -154,8 +163,9 @@ def _resolve(specs: Any, x: np.ndarray, seed: int | None) -> tuple[list[Layer], 
         try:
             a = _forward(layer, a).outputs["output"]
         except EngineError as error:
+            field = LAYER_FIELDS.get(error.argument, error.argument)
             raise _refuse(i, f"{kind} does not fit the {'×'.join(map(str, shapes[-1].shape))} input it gets: "
-                             f"{error.argument}: {error.problem}") from None
+                             f"{field}: {error.problem}") from None
         layers.append(layer)
         shapes.append(np.zeros(np.shape(a)))
     return layers, shapes, seed
@@ -395,10 +405,12 @@ def network(x, layers, *, target, loss, optimizer, steps=1, seed=None) -> Trace:
 
     Parameters
     ----------
-    x : the input, in the first layer's layout ((H, W) or (C, H, W) for conv2d, (in,) for linear).
+    x : one example, in the first layer's layout ((H, W) or (C, H, W) for conv2d, (L,) or (C, L) for
+        conv1d, (in,) for linear); no batch axis.
     layers : a list of {"type": ..., options}; conv2d/conv1d/linear take "weight" and "bias" (or
-        out_channels and kernel_size / out_features to draw them from ``seed``); "frozen": true keeps a
-        layer's parameters as they are.
+        out_channels and kernel_size / out_features to draw them from ``seed``; "bias": false for none);
+        "frozen": true keeps a layer's parameters as they are. linear takes a vector (flatten first);
+        batchnorm2d a (C, H, W) map or one (H, W) matrix.
     target, loss, optimizer : as for ``loss`` ({"kind", "reduction"}) and ``optimizer_step`` ({"kind", "lr", ...}).
 
     Notes
@@ -406,7 +418,7 @@ def network(x, layers, *, target, loss, optimizer, steps=1, seed=None) -> Trace:
     The steps are the first training step's: each layer's forward op, the loss, each layer's backward op in
     reverse, and the optimizer's update. ``losses`` holds each step's loss, measured before its update.
     """
-    x_arr = as_tensor(x, "input", (1, 2, 3, 4))
+    x_arr = as_tensor(x, "input", (1, 2, 3))  # one example: a batch axis has no place here
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
         raise EngineError("steps", f"expected a whole number from 1 to {MAX_STEPS}, got {steps!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 32):
@@ -429,15 +441,21 @@ def network(x, layers, *, target, loss, optimizer, steps=1, seed=None) -> Trace:
     return _trace(x_arr, resolved, current, first, update, losses, grads, seed, loss_spec, opt_spec, steps)
 
 
+def _layer_gradients(layer: Layer, bt: Trace) -> dict[str, np.ndarray]:
+    """{"weight": ..., "bias": ...} of one layer's backward trace, in its parameters' shapes."""
+    out = {"weight": np.asarray(bt.outputs["grad_weight"], dtype=float).reshape(layer.weight.shape)}
+    if layer.bias is not None:
+        out["bias"] = np.asarray(bt.outputs["grad_bias"], dtype=float).reshape(layer.bias.shape)
+    return out
+
+
 def _gradients(layers: list[Layer], run: _Pass) -> dict[str, np.ndarray]:
     grads = {}
     for i, layer in enumerate(layers):
         if layer.weight is None or layer.frozen:
             continue
-        bt = run.backwards[i]
-        grads[f"layer{i + 1}.weight"] = np.asarray(bt.outputs["grad_weight"], dtype=float).reshape(layer.weight.shape)
-        if layer.bias is not None:
-            grads[f"layer{i + 1}.bias"] = np.asarray(bt.outputs["grad_bias"], dtype=float).reshape(layer.bias.shape)
+        for key, value in _layer_gradients(layer, run.backwards[i]).items():
+            grads[f"layer{i + 1}.{key}"] = value
     return grads
 
 
@@ -485,7 +503,9 @@ def _trace(x: np.ndarray, layers: list[Layer], final: list[Layer], run: _Pass, u
         segments.append(_header(f"layer{n}.backward", f"Layer {n}: {layer.name}, backward",
                                 f"δ arrives with the {_shape_text(run.acts[n])} output's shape"
                                 + ("; it leaves with the input's shape." if needs_input
-                                   else "; no layer below needs it, so only the parameter gradients are found."),
+                                   else "; no layer below needs it, so only the parameter gradients are found.")
+                                + (" The layer is frozen: its gradients are found but not applied."
+                                   if layer.frozen else ""),
                                 f"δ {_shape_text(run.acts[n])} → " + (f"δ {_shape_text(run.acts[i])}" if needs_input
                                                                      else "parameter gradients")))
         lead = _lead(layer, run.acts[i])
@@ -494,10 +514,9 @@ def _trace(x: np.ndarray, layers: list[Layer], final: list[Layer], run: _Pass, u
             inter[f"delta.{i}"] = run.deltas[i]
         for key, value in bt.intermediates.items():
             inter[f"layer.{n}.backward.{key}"] = value[(0,) * lead] if lead and key in SAMPLE_TENSORS else value
-        if layer.weight is not None and not layer.frozen:
-            inter[f"grad.{n}.weight"] = grads[f"layer{n}.weight"]
-            if f"layer{n}.bias" in grads:
-                inter[f"grad.{n}.bias"] = grads[f"layer{n}.bias"]
+        if layer.weight is not None:  # a frozen layer's too: its steps write them, the update skips them
+            for key, value in _layer_gradients(layer, bt).items():
+                inter[f"grad.{n}.{key}"] = value
     segments.append(_header("update.header", "The update", f"{opt_spec['kind']} with learning rate "
                             f"{fmt(opt_spec['lr'])} moves every trainable parameter against its gradient.",
                             f"{opt_spec['kind']}, lr = {fmt(opt_spec['lr'])}"))

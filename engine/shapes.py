@@ -188,3 +188,88 @@ def output_size(input_size: Any, kernel_size: Any, *, stride: Any = 1, padding: 
         segments=segments,
         notes=notes,
     )
+
+
+# --- parameter counts, multiply-accumulates and receptive fields (architecture tables) -------
+
+def conv_params(in_channels: int, out_channels: int, kernel: tuple[int, int], groups: int = 1,
+                bias: bool = True) -> int:
+    """(kH·kW·C_in/groups + 1)·C_out; without the 1 when the layer has no bias."""
+    return (kernel[0] * kernel[1] * (in_channels // groups) + int(bias)) * out_channels
+
+
+def linear_params(in_features: int, out_features: int, bias: bool = True) -> int:
+    """(N_in + 1)·N_out; without the 1 when the layer has no bias."""
+    return (in_features + int(bias)) * out_features
+
+
+def batchnorm_params(channels: int) -> int:
+    """2·C: a scale γ and a shift β per channel. The running mean and variance are buffers, not
+    parameters (PyTorch's count; Keras counts them as non-trainable parameters)."""
+    return 2 * channels
+
+
+def conv_macs(in_channels: int, out_channels: int, kernel: tuple[int, int], groups: int,
+              out_hw: tuple[int, int]) -> int:
+    """H_out·W_out·C_out·(kH·kW·C_in/groups): one multiply-accumulate per weight per output position.
+    The bias adds are not counted (torchvision's GFLOPS convention)."""
+    return out_hw[0] * out_hw[1] * out_channels * kernel[0] * kernel[1] * (in_channels // groups)
+
+
+def linear_macs(in_features: int, out_features: int) -> int:
+    """N_in·N_out: one multiply-accumulate per weight."""
+    return in_features * out_features
+
+
+def torchinfo_mult_adds(params: int, out_hw: tuple[int, int] | None = None) -> int:
+    """torchinfo's mult-adds of one layer: its parameters (weights and biases) times the output
+    positions for a convolution (``out_hw``), or its parameters once for any other layer."""
+    return params * out_hw[0] * out_hw[1] if out_hw is not None else params
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """One axis of the input region that an output cell sees (Araujo et al., Distill 2019).
+
+    ``size`` r: cells of the input that cell 0 depends on; ``jump`` j: input cells between two
+    neighbouring output cells; ``start`` u: the input index where cell 0's region begins (negative
+    when it reaches into the padding; the effective padding is -u).
+    """
+
+    size: int
+    jump: int
+    start: int
+
+
+INPUT_FIELD = ReceptiveField(1, 1, 0)
+"""The input sees itself: each cell one cell wide, one cell apart, starting at 0."""
+
+
+def receptive_field_next(field: ReceptiveField, kernel: int, stride: int = 1, pad_before: int = 0,
+                         dilation: int = 1) -> ReceptiveField:
+    """The field after a window: r + (d(F - 1) + 1 - 1)·j, j·S, u - P·j."""
+    return ReceptiveField(field.size + (effective_kernel(kernel, dilation) - 1) * field.jump,
+                          field.jump * stride, field.start - pad_before * field.jump)
+
+
+def receptive_field_union(a: ReceptiveField, b: ReceptiveField) -> ReceptiveField:
+    """The field of a sum of two branches: the region covering both (their jumps are equal when the
+    shapes match; the larger is kept otherwise)."""
+    start = min(a.start, b.start)
+    end = max(a.start + a.size, b.start + b.size)
+    return ReceptiveField(end - start, max(a.jump, b.jump), start)
+
+
+def receptive_region(field: ReceptiveField, index: int) -> tuple[int, int]:
+    """The first and last input index that output cell ``index`` sees: u + i·j to u + i·j + r - 1."""
+    first = field.start + index * field.jump
+    return first, first + field.size - 1
+
+
+def adaptive_window(size: int, out: int) -> int | None:
+    """Adaptive pooling's window, when all windows are equal: size/out (window and stride alike).
+
+    Window i covers floor(i·W/out) to ceil((i + 1)·W/out) - 1; unless ``out`` divides ``size`` the
+    windows differ in size, and None is returned.
+    """
+    return size // out if size % out == 0 else None

@@ -51,6 +51,22 @@ function start(walk) {
     });
   }
 
+  // A tensor drawn twice, given and computed (an optimizer's parameters before and after), lights
+  // the given copy where a step reads it and the computed copy where a step writes it. A read of
+  // a name no grid has (Adam's "m.w") finds the computed grid whose dotted name ends with it ("state.m.w").
+  function side(cells, given) {
+    const all = [...cells];
+    const picked = all.filter((td) => (td.closest("[data-role]")?.dataset.role === "given") === given);
+    return picked.length ? picked : all;
+  }
+
+  function readCells(tensor, index) {
+    const cells = walk.querySelectorAll(`td[data-t="${tensor}"][data-i="${index}"]`);
+    if (cells.length) return side(cells, true);
+    return [...walk.querySelectorAll(`td[data-t$=".${tensor}"][data-i="${index}"]`)]
+      .filter((td) => td.closest("[data-role]")?.dataset.role !== "given");
+  }
+
   function mark(n) {
     walk.querySelectorAll("td.hl, td.tgt").forEach((td) => td.classList.remove("hl", "tgt"));
     walk.querySelectorAll("li.step.current").forEach((li) => li.classList.remove("current"));
@@ -63,12 +79,12 @@ function start(walk) {
     const reads = JSON.parse(li.dataset.reads || "{}");
     for (const [tensor, indices] of Object.entries(reads)) {
       for (const index of indices) {
-        walk.querySelectorAll(`td[data-t="${tensor}"][data-i="${index}"]`).forEach((td) => td.classList.add("hl"));
+        readCells(tensor, index).forEach((td) => td.classList.add("hl"));
       }
     }
     const target = JSON.parse(li.dataset.target || "null");
     if (target) {
-      cellsAt(target.tensor, target.index)
+      side(cellsAt(target.tensor, target.index), false)
         .forEach((td) => { td.classList.add("tgt"); td.classList.remove("pending"); });
     }
     say.textContent = li.dataset.say;

@@ -2,7 +2,9 @@
 
 from fastapi import APIRouter
 
-from . import activations, conv, dense, dropout, losses, norm, optim, pool, shapes
+from . import activations, conv, dense, dropout, losses, network, norm, optim, pool, shapes
+from . import architecture
+from . import check
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(conv.router)
@@ -14,3 +16,6 @@ router.include_router(losses.router)
 router.include_router(optim.router)
 router.include_router(norm.router)
 router.include_router(dropout.router)
+router.include_router(check.router)
+router.include_router(network.router)
+router.include_router(architecture.router)

@@ -4,6 +4,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from ..render import templates
+from . import layers  # noqa: F401  (registers the layer pages before the routes are included)
+from .architecture import router as architecture_router
+from .network import router as network_router
 from .walkthrough import WALKTHROUGHS
 from .walkthrough import router as walkthrough_router
 
@@ -16,3 +19,5 @@ async def home(request: Request) -> HTMLResponse:
 
 
 router.include_router(walkthrough_router)
+router.include_router(network_router)
+router.include_router(architecture_router)

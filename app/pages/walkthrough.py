@@ -51,9 +51,14 @@ class Walkthrough:
     fields: tuple[Field, ...]
     run: Callable[[dict[str, Any]], Trace]
     presets: tuple[Preset, ...] = ()
-    random_fields: dict[str, tuple[int, int] | range] = field(default_factory=dict)
-    """Fields the random button fills: a matrix shape (rows, columns), or a range of whole numbers."""
+    random_fields: dict[str, tuple[int, int] | range | Callable[[random.Random], str]] = field(default_factory=dict)
+    """Fields the random button fills: a matrix shape (rows, columns), a range of whole numbers, or a
+    function of the random generator that writes the field's text."""
     pair: str | None = None  # the forward/backward page that goes with this one
+    picture: Callable[[Trace, dict[str, str]], Any] | None = None
+    """(trace, query) -> a picture's view model for templates/partials/picture.html, or None."""
+    grids: Callable[[Trace], tuple[list, list[str]]] | None = None
+    """trace -> ([(heading, [Grid])], names too large to draw); None draws inputs and outputs."""
 
 
 SEED000 = {"input": "2 0 1 2\n1 1 0 1\n0 2 1 0\n1 0 2 1", "kernel": "1 -1 0\n0 1 -1\n1 0 1"}
@@ -283,6 +288,8 @@ def _random_query(w: Walkthrough, seed: int) -> dict[str, str]:
     for name, spec in w.random_fields.items():
         if isinstance(spec, range):  # a whole number field
             q[name] = str(rng.choice(spec))
+        elif callable(spec):
+            q[name] = spec(rng)
         else:
             rows, cols = spec
             q[name] = "\n".join(" ".join(str(rng.randint(-3, 5)) for _ in range(cols)) for _ in range(rows))
@@ -357,11 +364,11 @@ def render_page(request: Request, w: Walkthrough) -> HTMLResponse:
         "query_string": urlencode(q), "page_steps": PAGE_STEPS,
     }
     if trace is not None:
-        grids, hidden = _grids(w, trace)
+        grids, hidden = w.grids(trace) if w.grids else _grids(w, trace)
         notes = trace.notes + [f"{name} has more than {GRID_CELLS:,} cells to draw; the steps list every number."
                                for name in hidden]
         context.update(grids=grids, steps=step_views(trace, 0, PAGE_STEPS), step_count=len(trace.steps),
-                       formula=trace.formula, notes=notes)
+                       formula=trace.formula, notes=notes, picture=w.picture(trace, q) if w.picture else None)
     html = templates.get_template("walkthrough.html").render(request=request, **context)
     return HTMLResponse(html, status_code=200)
 
@@ -393,3 +400,9 @@ def _register(w: Walkthrough) -> None:
 for _w in WALKTHROUGHS.values():
     _register(_w)
 
+
+def register(*walkthroughs: Walkthrough) -> None:
+    """Add another module's pages to the registry (so the home page lists them) and to the routes."""
+    for w in walkthroughs:
+        WALKTHROUGHS[w.slug] = w
+        _register(w)

@@ -31,6 +31,14 @@ ROUTES = {  # path -> (request model, response model, tag)
     "/api/v1/batchnorm/backward": (schemas.BatchnormBackwardRequest, schemas.BatchnormBackwardTrace,
                                    "normalization"),
     "/api/v1/dropout": (schemas.DropoutRequest, schemas.DropoutTrace, "dropout"),
+    "/api/v1/network": (schemas.NetworkRequest, schemas.NetworkTrace, "network"),
+    "/api/v1/architecture": (schemas.ArchitectureRequest, schemas.ArchitectureTrace, "architecture"),
+    "/api/v1/architecture/compare": (schemas.ArchitectureCompareRequest, schemas.ComparisonTrace, "architecture"),
+}
+OTHER_ROUTES = {  # path -> (method, tag): routes that answer with something other than a trace
+    "/api/v1/architecture/presets": ("get", "architecture"),
+    "/api/v1/architecture/summary": ("post", "architecture"),
+    "/api/v1/check": ("post", "check"),
 }
 
 
@@ -93,10 +101,13 @@ def test_swagger_ui_reads_the_local_openapi_document(client):
 
 def test_openapi_lists_every_route_as_a_post_with_its_tag(openapi):
     api_paths = {path: ops for path, ops in openapi["paths"].items() if path.startswith("/api/v1/")}
-    assert set(api_paths) == set(ROUTES)
+    assert set(api_paths) == set(ROUTES) | set(OTHER_ROUTES)
     for path, (_, _, tag) in ROUTES.items():
         assert set(api_paths[path]) == {"post"}
         assert api_paths[path]["post"]["tags"] == [tag]
+    for path, (method, tag) in OTHER_ROUTES.items():
+        assert set(api_paths[path]) == {method}
+        assert api_paths[path][method]["tags"] == [tag]
 
 
 @pytest.mark.parametrize("path", ROUTES)
@@ -165,3 +176,20 @@ def test_every_documented_request_example_computes_and_matches_its_response_mode
         assert response.status_code == 200, response.text
         trace = response_model.model_validate(response.json())
         assert trace.step_count >= len(trace.steps) > 0
+
+
+def test_check_route_documents_its_models_statuses_and_examples(client, openapi):
+    operation = openapi["paths"]["/api/v1/check"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/CheckRequest"}
+    ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/CheckResponse"}
+    assert set(operation["responses"]) == {"200", "400", "413", "422"}
+    assert "parameters" not in operation
+    request = openapi["components"]["schemas"]["CheckRequest"]
+    assert request["additionalProperties"] is False
+    assert request["examples"]
+    for example in request["examples"]:
+        response = client.post("/api/v1/check", json=example)
+        assert response.status_code == 200, response.text
+        schemas.CheckResponse.model_validate(response.json())

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from app.limits import PAGE_STEPS
 from app.main import app
+from app.pages.layers import LAYERS
 from app.pages.walkthrough import WALKTHROUGHS
 
 PAGES = ["conv2d", "conv2d/backward", "conv1d", "conv1d/backward", "pool2d", "pool2d/backward",
@@ -141,18 +142,18 @@ def page_errors(doc: Node) -> list[Node]:
 # ---------------------------------------------------------------- home
 
 def test_page_list_matches_the_registered_walkthroughs():
-    assert sorted(PAGES) == sorted(WALKTHROUGHS)
+    assert sorted(PAGES + [w.slug for w in LAYERS]) == sorted(WALKTHROUGHS)
 
 
 def test_home_links_every_calculator_and_every_worked_example(client):
     _, doc = get_page(client, "/")
     hrefs = [a.attrs.get("href", "") for a in doc.find_all("a")]
-    for slug in PAGES:
+    for slug in WALKTHROUGHS:
         assert f"/{slug}" in hrefs, slug
     examples = doc.find("ul", cls="examples").find_all("a")
     assert len(examples) == sum(len(w.presets) for w in WALKTHROUGHS.values())
     for a in examples:
-        assert urlsplit(a.attrs["href"]).path.lstrip("/") in PAGES
+        assert urlsplit(a.attrs["href"]).path.lstrip("/") in WALKTHROUGHS
         assert urlsplit(a.attrs["href"]).query
 
 
