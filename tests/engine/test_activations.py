@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 import engine.activations
 from engine import EngineError, activation, activation_backward
 from engine.trace import Combine, StepKind
+from central_differences import numeric_gradient
 
 FAST = settings(max_examples=30, deadline=None)
-H_STEP = 1e-5
 ELEMENTWISE = ("relu", "leaky_relu", "relu6", "sigmoid", "tanh")
 FUNCTIONS = ELEMENTWISE + ("softmax",)
 
@@ -69,20 +69,6 @@ def reference_jacobians(x: np.ndarray, dim: int) -> np.ndarray:
                 pi, pj = p[row[:dim] + (i,) + row[dim:]], p[row[:dim] + (j,) + row[dim:]]
                 jac[row + (i, j)] = pi * ((1.0 if i == j else 0.0) - pj)
     return jac
-
-
-def numeric_gradient(loss, array: np.ndarray) -> np.ndarray:
-    """Central differences of loss() with respect to every cell of ``array`` (changed in place, restored)."""
-    grad = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        saved = array[index]
-        array[index] = saved + H_STEP
-        up = loss()
-        array[index] = saved - H_STEP
-        down = loss()
-        array[index] = saved
-        grad[index] = (up - down) / (2 * H_STEP)
-    return grad
 
 
 def assert_evaluate_matches_flat_outputs(trace, main: set[str]) -> None:
@@ -226,7 +212,7 @@ def test_elementwise_backward_matches_finite_differences(case, function, alpha):
         return float(np.sum(grad_out * activation(x, function=function, alpha=alpha).outputs["output"]))
 
     trace = activation_backward(x, grad_out, function=function, alpha=alpha)
-    np.testing.assert_allclose(trace.outputs["grad_input"], numeric_gradient(loss, x), atol=1e-7)
+    np.testing.assert_allclose(trace.outputs["grad_input"], numeric_gradient(loss, x, h=1e-5), atol=1e-7)
     assert_evaluate_matches_flat_outputs(trace, {"grad_input"})
 
 
@@ -240,7 +226,7 @@ def test_softmax_backward_matches_finite_differences(problem, seed):
         return float(np.sum(grad_out * activation(x, function="softmax", dim=dim).outputs["output"]))
 
     trace = activation_backward(x, grad_out, function="softmax", dim=dim)
-    np.testing.assert_allclose(trace.outputs["grad_input"], numeric_gradient(loss, x), atol=1e-7)
+    np.testing.assert_allclose(trace.outputs["grad_input"], numeric_gradient(loss, x, h=1e-5), atol=1e-7)
     assert_evaluate_matches_flat_outputs(trace, {"grad_input", "output"})
     if x.shape[dim] <= engine.activations.JACOBIAN_LIMIT:
         np.testing.assert_allclose(trace.intermediates["jacobian"], reference_jacobians(x, dim), atol=1e-15)

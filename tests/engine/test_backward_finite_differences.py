@@ -12,23 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import conv1d, conv1d_backward, conv2d, conv2d_backward, pool2d, pool2d_backward
+from central_differences import numeric_gradient
 
 FD = settings(max_examples=25, deadline=None)
-H_STEP = 1e-4
-
-
-def numeric_gradient(loss, array: np.ndarray) -> np.ndarray:
-    """Central differences of loss() with respect to every cell of ``array`` (changed in place, restored)."""
-    grad = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        saved = array[index]
-        array[index] = saved + H_STEP
-        up = loss()
-        array[index] = saved - H_STEP
-        down = loss()
-        array[index] = saved
-        grad[index] = (up - down) / (2 * H_STEP)
-    return grad
 
 
 @st.composite
@@ -74,11 +60,11 @@ def test_conv2d_backward_matches_finite_differences(case):
     rebuilt = trace.evaluate()
     for name, value in rebuilt.items():
         np.testing.assert_allclose(value, trace.outputs[name], atol=1e-9, err_msg=name)
-    np.testing.assert_allclose(trace.outputs["grad_input"], numeric_gradient(loss, x), atol=1e-6)
-    np.testing.assert_allclose(trace.outputs["grad_weight"], numeric_gradient(loss, w), atol=1e-6)
+    np.testing.assert_allclose(trace.outputs["grad_input"], numeric_gradient(loss, x, h=1e-4), atol=1e-6)
+    np.testing.assert_allclose(trace.outputs["grad_weight"], numeric_gradient(loss, w, h=1e-4), atol=1e-6)
     if b is not None:
         assert np.shape(trace.outputs["grad_bias"]) == np.shape(b)
-        np.testing.assert_allclose(trace.outputs["grad_bias"], numeric_gradient(loss, b), atol=1e-6)
+        np.testing.assert_allclose(trace.outputs["grad_bias"], numeric_gradient(loss, b, h=1e-4), atol=1e-6)
     else:
         assert "grad_bias" not in trace.outputs
 
@@ -122,10 +108,10 @@ def test_conv1d_backward_matches_finite_differences(case):
         return float(np.sum(grad_out * conv1d(x, w, b, **options).outputs["output"]))
 
     trace = conv1d_backward(x, w, grad_out, b, **options)
-    np.testing.assert_allclose(trace.outputs["grad_input"], numeric_gradient(loss, x), atol=1e-6)
-    np.testing.assert_allclose(trace.outputs["grad_weight"], numeric_gradient(loss, w), atol=1e-6)
+    np.testing.assert_allclose(trace.outputs["grad_input"], numeric_gradient(loss, x, h=1e-4), atol=1e-6)
+    np.testing.assert_allclose(trace.outputs["grad_weight"], numeric_gradient(loss, w, h=1e-4), atol=1e-6)
     if b is not None:
-        np.testing.assert_allclose(trace.outputs["grad_bias"], numeric_gradient(loss, b), atol=1e-6)
+        np.testing.assert_allclose(trace.outputs["grad_bias"], numeric_gradient(loss, b, h=1e-4), atol=1e-6)
 
 
 @st.composite
@@ -154,4 +140,4 @@ def test_pool2d_backward_matches_finite_differences(case):
         return float(np.sum(grad_out * pool2d(x, **options).outputs["output"]))
 
     trace = pool2d_backward(x, grad_out, **options)
-    np.testing.assert_allclose(trace.outputs["grad_input"], numeric_gradient(loss, x), atol=1e-6)
+    np.testing.assert_allclose(trace.outputs["grad_input"], numeric_gradient(loss, x, h=1e-4), atol=1e-6)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
 
 from app.cli import main, print_trace
 from engine import conv2d

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 import engine.trace
 from engine import EngineError, dense, dense_backward, flatten
 from engine.trace import Combine, StepKind
+from central_differences import numeric_gradient
 
 FAST = settings(max_examples=30, deadline=None)
-H_STEP = 1e-5
 
 
 # ---------------------------------------------------------------- references (plain loops)
@@ -52,20 +52,6 @@ def reference_flatten(x: np.ndarray) -> np.ndarray:
     if x.ndim == 4:
         return np.array([one(sample) for sample in x])
     return np.array(one(x))
-
-
-def numeric_gradient(loss, array: np.ndarray) -> np.ndarray:
-    """Central differences of loss() with respect to every cell of ``array`` (changed in place, restored)."""
-    grad = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        saved = array[index]
-        array[index] = saved + H_STEP
-        up = loss()
-        array[index] = saved - H_STEP
-        down = loss()
-        array[index] = saved
-        grad[index] = (up - down) / (2 * H_STEP)
-    return grad
 
 
 def assert_evaluate_matches_flat_outputs(trace, main: set[str]) -> None:
@@ -148,10 +134,10 @@ def test_dense_backward_matches_finite_differences(problem, seed):
         return float(np.sum(grad_out * dense(x, w, b).outputs["output"]))
 
     trace = dense_backward(x, w, grad_out, b)
-    np.testing.assert_allclose(trace.outputs["grad_input"], numeric_gradient(loss, x), atol=1e-8)
-    np.testing.assert_allclose(trace.outputs["grad_weight"], numeric_gradient(loss, w), atol=1e-8)
+    np.testing.assert_allclose(trace.outputs["grad_input"], numeric_gradient(loss, x, h=1e-5), atol=1e-8)
+    np.testing.assert_allclose(trace.outputs["grad_weight"], numeric_gradient(loss, w, h=1e-5), atol=1e-8)
     if b is not None:
-        np.testing.assert_allclose(trace.outputs["grad_bias"], numeric_gradient(loss, b), atol=1e-8)
+        np.testing.assert_allclose(trace.outputs["grad_bias"], numeric_gradient(loss, b, h=1e-5), atol=1e-8)
     else:
         assert "grad_bias" not in trace.outputs
     assert_evaluate_matches_flat_outputs(trace, set(trace.outputs))
@@ -166,7 +152,7 @@ def test_dense_backward_bias_as_one_number_collects_every_delta():
 
     trace = dense_backward(x, w, g, b)
     assert np.shape(trace.outputs["grad_bias"]) == ()
-    assert trace.outputs["grad_bias"] == pytest.approx(float(numeric_gradient(loss, b)))
+    assert trace.outputs["grad_bias"] == pytest.approx(float(numeric_gradient(loss, b, h=1e-5)))
 
 
 def test_seed000_dense_backward_with_delta_2_9():

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from engine import EngineError, batchnorm, batchnorm_backward
 from engine.trace import Combine
+from central_differences import numeric_gradient
 
 FAST = settings(max_examples=30, deadline=None)
 FD = settings(max_examples=20, deadline=None)
-H_STEP = 1e-5
 
 
 def as4(x):
@@ -161,19 +161,6 @@ def test_long_channel_sums_are_cut_in_the_expansion():
     assert "more" in batchnorm_backward(x, None, None, np.ones_like(x)).steps.by_id("grad_bias[1]").expansion
 
 
-def numeric_gradient(loss, array):
-    grad = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        saved = array[index]
-        array[index] = saved + H_STEP
-        up = loss()
-        array[index] = saved - H_STEP
-        down = loss()
-        array[index] = saved
-        grad[index] = (up - down) / (2 * H_STEP)
-    return grad
-
-
 @st.composite
 def backward_problems(draw):
     rank = draw(st.sampled_from([2, 3, 4]))
@@ -194,9 +181,9 @@ def test_batchnorm_backward_matches_finite_differences(problem):
         return float(np.sum(grad_out * batchnorm(x, gamma, beta, eps=eps).outputs["output"]))
 
     trace = batchnorm_backward(x, gamma, beta, grad_out, eps=eps)
-    np.testing.assert_allclose(trace.outputs["grad_input"], numeric_gradient(loss, x), atol=1e-5)
-    np.testing.assert_allclose(trace.outputs["grad_weight"], numeric_gradient(loss, gamma), atol=1e-5)
-    np.testing.assert_allclose(trace.outputs["grad_bias"], numeric_gradient(loss, beta), atol=1e-5)
+    np.testing.assert_allclose(trace.outputs["grad_input"], numeric_gradient(loss, x, h=1e-5), atol=1e-5)
+    np.testing.assert_allclose(trace.outputs["grad_weight"], numeric_gradient(loss, gamma, h=1e-5), atol=1e-5)
+    np.testing.assert_allclose(trace.outputs["grad_bias"], numeric_gradient(loss, beta, h=1e-5), atol=1e-5)
     rebuilt = assert_rebuilds_every_output(trace)
     assert set(rebuilt) == {"grad_input", "grad_weight", "grad_bias"}
 
