@@ -16,7 +16,7 @@ PAGE_STEPS = 30
 """Steps a page renders on the server; the player fetches the rest from the API."""
 
 MAX_QUERY_CHARS = 200_000
-"""Length of a page's query string, at most."""
+"""Characters in a request's query string (where a page keeps its problem): a longer one is refused with 414."""
 
 MAX_PARAMETER = 100_000
 """A stride, padding, dilation, groups, kernel size or input size, at most."""
@@ -76,3 +76,15 @@ MAX_LAYER_TEXT = 100_000
 
 GRID_CELLS = 4096
 """Cells a page draws in one grid; a larger tensor is described, and its steps still listed."""
+
+WORKSHEET_PROBLEMS = 30
+"""Problems on one practice worksheet (HTML, LaTeX or Markdown), at most."""
+
+EXPORT_STEPS = 200
+"""Steps a LaTeX or Markdown export writes out; a sentence says how many more the page has."""
+
+EXPORT_PRINTED_CELLS = 1024
+"""Numbers of one tensor the LaTeX and Markdown exports print; a larger tensor is described by its shape."""
+
+EXPORT_SCRIPT_NUMBERS = 200_000
+"""Numbers a Python export writes as literals (its inputs and the expected results, ~3 MB of text)."""

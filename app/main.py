@@ -13,11 +13,17 @@ from engine import EngineError
 from .api import router as api_router
 from .api.body_limit import BodyLimit
 from .api.errors import validation_error
-from .limits import MAX_BODY_BYTES
+from .limits import MAX_BODY_BYTES, MAX_QUERY_CHARS
 from .pages import router as pages_router
 from .resources import folder
+from .security import add_security
+
+DOCS_PAGES = ("/docs", "/redoc", "/docs/oauth2-redirect")
 
 app = FastAPIOffline(
+    docs_url=DOCS_PAGES[0],
+    redoc_url=DOCS_PAGES[1],
+    swagger_ui_oauth2_redirect_url=DOCS_PAGES[2],
     title="cnnsteps",
     version="1.0",
     description="Step-by-step mathematics of convolutional neural networks: every op returns its trace.",
@@ -25,7 +31,8 @@ app = FastAPIOffline(
 app.mount("/static", StaticFiles(directory=folder("static")), name="static")
 app.include_router(api_router)
 app.include_router(pages_router)
-app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, max_query=MAX_QUERY_CHARS)
+add_security(app, docs_paths=DOCS_PAGES)
 app.add_exception_handler(RequestValidationError, validation_error)
 
 

@@ -11,11 +11,12 @@ import json
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StrictBool, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StrictBool, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from engine import StepKind
 from engine.optim import NAME as PARAMETER_NAME
+from engine.practice import PRACTICE_OPS, practice
 
 from .limits import (MAX_ELEMENTS, MAX_NAME_LENGTH, MAX_NAMED_TENSORS, MAX_NETWORK_LAYERS, MAX_PARAMETER,
                      MAX_SEED, MAX_TRAINING_STEPS, MAX_UPDATE_COUNT)
@@ -121,7 +122,16 @@ _TENSOR_SCHEMA = {
     "items": {"anyOf": [{"type": "number"}, {"type": "array", "items": {}}]},
     "description": f"nested lists of numbers, at most {MAX_ELEMENTS:,} of them",
 }
-Tensor = Annotated[Any, WithJsonSchema(_TENSOR_SCHEMA)]
+
+
+def _given(value: Any) -> Any:
+    """A required tensor: null is refused here (``read_tensors`` reads None as a tensor left out)."""
+    if value is None:
+        raise _refuse("number_type", "expected numbers, got null")
+    return value
+
+
+Tensor = Annotated[Any, AfterValidator(_given), WithJsonSchema(_TENSOR_SCHEMA)]
 """Nested lists of numbers. Checked cell by cell by ``app.api.tensors.read_tensors``."""
 
 Bias = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "number"},
@@ -542,7 +552,7 @@ _NUMBER_OR_TENSOR_SCHEMA = {
     "anyOf": [{"type": "number"}, {"type": "array", "items": {}}],
     "description": f"a number, or nested lists of numbers, at most {MAX_ELEMENTS:,} of them",
 }
-TensorOrNumber = Annotated[Any, WithJsonSchema(_NUMBER_OR_TENSOR_SCHEMA)]
+TensorOrNumber = Annotated[Any, AfterValidator(_given), WithJsonSchema(_NUMBER_OR_TENSOR_SCHEMA)]
 """A number or nested lists of numbers. Checked cell by cell by ``app.api.tensors.read_tensors``."""
 
 NamedTensors = Annotated[Any, PlainValidator(_named_tensors), WithJsonSchema({
@@ -1533,6 +1543,32 @@ class CheckResponse(BaseModel):
     first_wrong_term: dict[str, Any] | None = Field(description=(
         "When no usual mistake explains the answer: the first wrong cell's step (step_id, title, expansion, "
         "given, expected, and its terms) to compare term by term."))
+
+
+# --- practice ---------------------------------------------------------------------------------
+# A problem drawn from a seed, small enough to work by hand, with its answer key.
+
+PracticeOp = Literal[PRACTICE_OPS]
+Difficulty = Literal["easy", "medium", "hard"]
+PRACTICE_EXAMPLE = practice("conv2d", seed=11)
+
+
+class PracticeResponse(BaseModel):
+    """A practice problem and its answer key."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PRACTICE_EXAMPLE]})
+
+    op: PracticeOp = Field(description="The op, named as its route.")
+    difficulty: Difficulty
+    seed: int = Field(description="The seed the problem was drawn from: the same seed and difficulty give the "
+                                  "same problem. Drawn at random (and returned here) when the request has none.")
+    prompt: str = Field(description="The question, in one sentence.")
+    problem: dict[str, Any] = Field(description="The op's own request body: POST it to /api/v1/<op> for every "
+                                                "step, or send it with an answer to /api/v1/check.")
+    output: str = Field(description="The output the question asks for (the one /api/v1/check checks by "
+                                    "default): 'output', 'grad_input', 'loss', 'params.w', 'output_size', ...")
+    answer: Answer = Field(description="The answer key: the value of `output`, a number or nested lists, exactly "
+                                       "as the op's route computes it.")
 
 
 # --- errors ---------------------------------------------------------------------------------

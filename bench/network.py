@@ -79,6 +79,12 @@ def main() -> int:
 
 
 def browser_weight(path: str) -> int | None:
+    """Bytes the browser receives for the page (HTML, CSS, JavaScript)."""
+    figures = browser_figures(path)
+    return None if figures is None else figures["transferred_bytes"]
+
+
+def browser_figures(path: str) -> dict[str, float] | None:
     """Bytes the browser receives for the page (HTML, CSS, JavaScript), and the time until the player is ready."""
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -111,7 +117,7 @@ def browser_weight(path: str) -> int | None:
             print(f"seed 003 page in Chromium: {loaded / 1024:.0f} KiB transferred ({len(sizes)} files), "
                   f"player ready after {interactive:.0f} ms")
             browser.close()
-            return loaded
+            return {"transferred_bytes": loaded, "interactive_ms": interactive}
     finally:
         server.terminate()
         server.wait()

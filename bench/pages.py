@@ -44,25 +44,35 @@ def mnist_query() -> str:
     return urllib.parse.urlencode({"input": as_text(image), "kernel": as_text(kernel)})
 
 
-def main() -> None:
-    client = TestClient(app)
-    body = {"input": [[2, 0, 1, 2], [1, 1, 0, 1], [0, 2, 1, 0], [1, 0, 2, 1]],
-            "kernel": [[1, -1, 0], [0, 1, -1], [1, 0, 1]]}
-    page = "/conv2d?" + urllib.parse.urlencode(SEED000)
-    print(f"seed 000 page, server time (median): {timed(lambda: client.get(page)):.1f} ms")
-    print(f"seed 000 API call, server time (median): {timed(lambda: client.post('/api/v1/conv2d', json=body)):.1f} ms")
+SEED000_BODY = {"input": [[2, 0, 1, 2], [1, 1, 0, 1], [0, 2, 1, 0], [1, 0, 2, 1]],
+                "kernel": [[1, -1, 0], [0, 1, -1], [1, 0, 1]]}
+SEED000_PAGE = "/conv2d?" + urllib.parse.urlencode(SEED000)
+
+
+def server_figures(client: TestClient) -> dict[str, float]:
+    """Milliseconds (median) for seed 000's page and API call; the 28x28 page's HTML bytes and milliseconds."""
     mnist = "/conv2d?" + mnist_query()
-    html = client.get(mnist).content
-    print(f"28x28 * 6x6 page: {len(html) / 1024:.0f} KiB of HTML (budget 1024 KiB), "
-          f"server time {timed(lambda: client.get(mnist), repeat=5):.0f} ms")
-    browser_figures(mnist)
+    return {"seed_page_ms": timed(lambda: client.get(SEED000_PAGE)),
+            "seed_api_ms": timed(lambda: client.post("/api/v1/conv2d", json=SEED000_BODY)),
+            "mnist_html_bytes": len(client.get(mnist).content),
+            "mnist_page_ms": timed(lambda: client.get(mnist), repeat=5)}
 
 
-def browser_figures(path: str) -> None:
+def main() -> None:
+    f = server_figures(TestClient(app))
+    print(f"seed 000 page, server time (median): {f['seed_page_ms']:.1f} ms")
+    print(f"seed 000 API call, server time (median): {f['seed_api_ms']:.1f} ms")
+    print(f"28x28 * 6x6 page: {f['mnist_html_bytes'] / 1024:.0f} KiB of HTML (budget 1024 KiB), "
+          f"server time {f['mnist_page_ms']:.0f} ms")
+    browser_figures("/conv2d?" + mnist_query())
+
+
+def browser_figures(path: str) -> dict[str, float] | None:
+    """Bytes transferred, milliseconds until the player is ready and for the End key's jump to step 529."""
     chromium = shutil.which("chromium")
     if chromium is None:
         print("chromium not found: browser figures not measured")
-        return
+        return None
     from playwright.sync_api import sync_playwright
 
     with socket.socket() as s:
@@ -93,6 +103,7 @@ def browser_figures(path: str) -> None:
             print(f"28x28 * 6x6 in Chromium: {loaded / 1024:.0f} KiB transferred (budget 1024 KiB), "
                   f"interactive after {interactive:.0f} ms (budget 1000 ms), End key to step 529: {to_last:.0f} ms")
             browser.close()
+            return {"transferred_bytes": loaded, "interactive_ms": interactive, "end_key_ms": to_last}
     finally:
         server.terminate()
         server.wait()

@@ -22,22 +22,44 @@ from engine import conv2d_backward, pool2d, pool2d_backward  # noqa: E402
 from timing import STEP_BUDGET_MS, best_of  # noqa: E402
 
 
-def report(label: str, build, segments: list[str], repeats: int = 10) -> bool:
+def measure(build, segments: list[str], repeats: int = 10) -> tuple[float, int, list[tuple[str, float, int]]]:
+    """Seconds to build the trace, its step count, and for each segment's middle step: id, seconds to read, terms."""
     start = time.perf_counter()
     trace = build()
     build_s = time.perf_counter() - start
     steps = trace.steps
-    print(label)
-    print(f"  build trace                      {build_s * 1e3:8.1f} ms   ({len(steps):,} steps)")
-    ok = True
+    reads = []
     for name in segments:
         positions = [i for i in (steps.position(f"{name}[{k}]") for k in _middle_ids(trace, name)) if i is not None]
         position = positions[0]
         step = steps[position]
-        read_s = best_of(lambda: steps[position], repeats)
+        reads.append((step.id, best_of(lambda: steps[position], repeats), len(step.terms)))
+    return build_s, len(steps), reads
+
+
+def backward_middle_layer(rng: np.random.Generator):
+    """conv2d_backward of a 64x56x56 layer, 64 filters 3x3, padding 1, with a bias (a function building it)."""
+    x, w = rng.standard_normal((64, 56, 56)), rng.standard_normal((64, 64, 3, 3))
+    b, grad_out = rng.standard_normal(64), rng.standard_normal((64, 56, 56))
+    return lambda: conv2d_backward(x, w, grad_out, b, padding=1)
+
+
+def backward_stem(rng: np.random.Generator):
+    """conv2d_backward of the ResNet stem (a function building it)."""
+    x, w = rng.standard_normal((3, 224, 224)), rng.standard_normal((64, 3, 7, 7))
+    grad_out = rng.standard_normal((64, 112, 112))
+    return lambda: conv2d_backward(x, w, grad_out, stride=2, padding=3)
+
+
+def report(label: str, build, segments: list[str], repeats: int = 10) -> bool:
+    build_s, count, reads = measure(build, segments, repeats)
+    print(label)
+    print(f"  build trace                      {build_s * 1e3:8.1f} ms   ({count:,} steps)")
+    ok = True
+    for step_id, read_s, terms in reads:
         within = read_s * 1e3 < STEP_BUDGET_MS
         ok &= within
-        print(f"  read {step.id:<27} {read_s * 1e3:8.2f} ms   ({len(step.terms):,} terms)"
+        print(f"  read {step_id:<27} {read_s * 1e3:8.2f} ms   ({terms:,} terms)"
               f"{'' if within else '   OVER BUDGET'}")
     return ok
 
@@ -50,18 +72,10 @@ def _middle_ids(trace, name: str) -> list[str]:
 
 def main() -> int:
     rng = np.random.default_rng(2)
-    x = rng.standard_normal((64, 56, 56))
-    w = rng.standard_normal((64, 64, 3, 3))
-    b = rng.standard_normal(64)
-    grad_out = rng.standard_normal((64, 56, 56))
-    ok = report("conv2d_backward: 64x56x56 input, 64 filters 3x3, padding 1, bias",
-                lambda: conv2d_backward(x, w, grad_out, b, padding=1), ["grad_input", "grad_weight", "grad_bias"])
+    ok = report("conv2d_backward: 64x56x56 input, 64 filters 3x3, padding 1, bias", backward_middle_layer(rng),
+                ["grad_input", "grad_weight", "grad_bias"])
     print()
-    stem_x = rng.standard_normal((3, 224, 224))
-    stem_w = rng.standard_normal((64, 3, 7, 7))
-    stem_grad = rng.standard_normal((64, 112, 112))
-    ok &= report("conv2d_backward: ResNet stem 3x224x224, 64 filters 7x7, stride 2, padding 3",
-                 lambda: conv2d_backward(stem_x, stem_w, stem_grad, stride=2, padding=3),
+    ok &= report("conv2d_backward: ResNet stem 3x224x224, 64 filters 7x7, stride 2, padding 3", backward_stem(rng),
                  ["grad_input", "grad_weight"], repeats=3)
     print()
     pool_x = rng.standard_normal((64, 112, 112))

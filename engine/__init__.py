@@ -18,6 +18,7 @@ from .numfmt import fmt
 from .optim import optimizer_step
 from .parse import parse_matrix
 from .pool import pool2d, pool2d_backward
+from .practice import practice
 from .shapes import output_size
 from .trace import Factor, Step, StepKind, Term, Trace
 
@@ -29,4 +30,5 @@ __all__ = [
     "output_size", "parse_matrix", "pool2d", "pool2d_backward",
     "batchnorm", "batchnorm_backward", "dropout", "optimizer_step",
     "flatten_backward", "network", "check_answer", "CheckResult", "Tolerance",
+    "practice",
 ]

@@ -197,7 +197,7 @@ def softmax_segments(x: np.ndarray, dim: int, numbers: dict[str, np.ndarray], ou
             formula=r"S = \sum_j e^{z_j - m}",
             expansion="S = " + write_sum(parts, float(s[row]), digits, total=C),
             terms=tuple(term(Factor(names["exp"], c, float(e[c]))) for c in cells), result=float(s[row]),
-            target=(names["sum"], row), reads={source: cells})
+            target=(names["sum"], row), reads={names["exp"]: cells})
 
     def make_p(index: tuple[int, ...], digits: int) -> Step:
         row, k = rows.split(index)

@@ -88,8 +88,12 @@ function start(walk) {
         .forEach((td) => { td.classList.add("tgt"); td.classList.remove("pending"); });
     }
     say.textContent = li.dataset.say;
-    if (now) now.innerHTML = `<strong>Step ${n} of ${total}: ${li.querySelector("h4").textContent}</strong>`
-      + (li.querySelector(".x")?.outerHTML ?? "");
+    if (now) {  // built as nodes: a title's text is never parsed as HTML
+      const heading = document.createElement("strong");
+      heading.textContent = `Step ${n} of ${total}: ${li.querySelector("h4").textContent}`;
+      const expansion = li.querySelector(".x");
+      now.replaceChildren(heading, ...(expansion ? [expansion.cloneNode(true)] : []));
+    }
     counter.textContent = String(n);
   }
 

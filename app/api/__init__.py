@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from . import activations, conv, dense, dropout, losses, network, norm, optim, pool, shapes
 from . import architecture
 from . import check
+from . import practice
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(conv.router)
@@ -17,5 +18,6 @@ router.include_router(optim.router)
 router.include_router(norm.router)
 router.include_router(dropout.router)
 router.include_router(check.router)
+router.include_router(practice.router)
 router.include_router(network.router)
 router.include_router(architecture.router)

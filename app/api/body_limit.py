@@ -1,4 +1,4 @@
-"""413 for a request body over the limit, before any of it is parsed.
+"""413 for a request body over the limit, before any of it is parsed; 414 for a query string over its limit.
 
 A declared Content-Length over the limit is refused without reading the body. Any other body
 (chunked, or with a Content-Length that understates it) is counted as it arrives and refused as
@@ -16,16 +16,26 @@ def too_large(msg: str) -> JSONResponse:
     return JSONResponse(status_code=413, content={"detail": [{"loc": ["body"], "type": "too_large", "msg": msg}]})
 
 
-class BodyLimit:
-    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413."""
+def query_too_long(msg: str) -> JSONResponse:
+    return JSONResponse(status_code=414, content={"detail": [{"loc": ["query"], "type": "too_long", "msg": msg}]})
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+
+class BodyLimit:
+    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413, query strings over ``max_query`` with 414."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_query: int):
         self.app = app
         self.max_bytes = max_bytes
+        self.max_query = max_query
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        query = len(scope.get("query_string", b""))
+        if query > self.max_query:
+            await query_too_long(f"the query string is {query:,} characters; the limit is {self.max_query:,}")(
+                scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > self.max_bytes:

@@ -20,7 +20,7 @@ from fastapi.responses import Response
 
 from engine import EngineError, Trace
 
-from ..limits import DEFAULT_STEP_LIMIT, MAX_BODY_BYTES, MAX_RESPONSE_TERMS, MAX_STEP_LIMIT
+from ..limits import DEFAULT_STEP_LIMIT, MAX_BODY_BYTES, MAX_QUERY_CHARS, MAX_RESPONSE_TERMS, MAX_STEP_LIMIT
 from ..schemas import ErrorResponse, MessageResponse
 from .tensors import invalid
 
@@ -33,6 +33,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
                                                  "`detail[0].loc` is `['query', 'step_id']`."},
     413: {"model": ErrorResponse, "description": f"The body is over {MAX_BODY_BYTES:,} bytes; refused "
                                                  "before it is parsed."},
+    414: {"model": ErrorResponse, "description": f"The query string is over {MAX_QUERY_CHARS:,} characters."},
     422: {"model": ErrorResponse, "description": "A field is missing, unknown or wrong: each `detail` item's "
                                                  "`loc` names it, down to the cell (`['body', 'input', 1, 2]`)."},
 }

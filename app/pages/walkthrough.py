@@ -20,6 +20,7 @@ from engine.trace import Trace, cell_id
 from ..api import budget
 from ..limits import GRID_CELLS, PAGE_STEPS
 from ..render import grid, step_views, templates
+from .answers import check_view
 
 router = APIRouter(include_in_schema=False)
 
@@ -59,6 +60,9 @@ class Walkthrough:
     """(trace, query) -> a picture's view model for templates/partials/picture.html, or None."""
     grids: Callable[[Trace], tuple[list, list[str]]] | None = None
     """trace -> ([(heading, [Grid])], names too large to draw); None draws inputs and outputs."""
+    problem: Callable[[dict[str, str]], dict[str, Any]] | None = None
+    """query -> the op's API body, to check an answer against; None reads the body back from the trace
+    (right when the trace keeps the parameters as given)."""
 
 
 SEED000 = {"input": "2 0 1 2\n1 1 0 1\n0 2 1 0\n1 0 2 1", "kernel": "1 -1 0\n0 1 -1\n1 0 1"}
@@ -144,6 +148,17 @@ def _run_conv1d_back(q):
     return conv1d_backward(a.pop("x"), a.pop("w"), _vector(q["grad_output"], "grad_output"), a.pop("b"), **a)
 
 
+def _conv_problem(one_d: bool, backward: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The page's problem as the API body, padding and stride as typed ("same" stays "same")."""
+    def problem(q):
+        a = _conv_args(q, one_d)
+        body = {"input": a.pop("x"), "kernel": a.pop("w"), "bias": a.pop("b"), **a}
+        if backward:
+            body["grad_output"] = (_vector if one_d else parse_matrix)(q["grad_output"], "grad_output")
+        return body
+    return problem
+
+
 POOL_FIELDS = (
     Field("input", "Input x", "matrix", POOL001),
     Field("kind", "Pooling", "choice", "max", ("max", "avg", "min")),
@@ -176,6 +191,14 @@ def _run_pool_back(q):
     return pool2d_backward(x, parse_matrix(q["grad_output"], "grad_output"), **_pool_args(q, x))
 
 
+def _pool_problem(q):
+    x = parse_matrix(q["input"], "input")
+    body = {"input": x, **_pool_args(q, x)}
+    if "grad_output" in q:
+        body["grad_output"] = parse_matrix(q["grad_output"], "grad_output")
+    return body
+
+
 def _run_im2col(q):
     kernel = q.get("kernel", "")
     w = parse_matrix(kernel, "kernel") if str(kernel).strip() else None
@@ -186,10 +209,23 @@ def _run_im2col(q):
     return im2col(x, w=w, **args)
 
 
+def _im2col_problem(q):
+    kernel = q.get("kernel", "")
+    return {"input": parse_matrix(q["input"], "input"),
+            "kernel": parse_matrix(kernel, "kernel") if str(kernel).strip() else None,
+            "kernel_size": _ints(q["kernel_size"], "kernel_size"), "stride": _ints(q["stride"], "stride"),
+            "padding": _padding(q["padding"]), "dilation": _ints(q["dilation"], "dilation")}
+
+
+def _size_problem(q):
+    return {"input_size": _ints(q["input_size"], "input_size"), "kernel_size": _ints(q["kernel_size"], "kernel_size"),
+            "stride": _ints(q["stride"], "stride"), "padding": _padding(q["padding"]),
+            "dilation": _ints(q["dilation"], "dilation"), "ceil_mode": q["ceil_mode"] == "true"}
+
+
 def _run_size(q):
-    return output_size(_ints(q["input_size"], "input_size"), _ints(q["kernel_size"], "kernel_size"),
-                       stride=_ints(q["stride"], "stride"), padding=_padding(q["padding"]),
-                       dilation=_ints(q["dilation"], "dilation"), ceil_mode=q["ceil_mode"] == "true")
+    p = _size_problem(q)
+    return output_size(p.pop("input_size"), p.pop("kernel_size"), **p)
 
 
 WALKTHROUGHS: dict[str, Walkthrough] = {w.slug: w for w in [
@@ -203,7 +239,7 @@ WALKTHROUGHS: dict[str, Walkthrough] = {w.slug: w for w in [
          Preset("'same' padding, stride 2", "Any stride, even kernel", {"input": "1 2 3 4 5; 6 7 8 9 10; 11 12 13 14 15; 16 17 18 19 20; 21 22 23 24 25",
                                                                           "kernel": "1 0; 0 -1", "stride": "2", "padding": "same"}),
          Preset("Two channels", "One grid per channel", {"input": "1 2 0; 0 1 2; 2 0 1\n\n0 1 1; 1 0 1; 1 1 0", "kernel": "1 0; 0 1\n\n0 1; 1 0", "bias": "1"})),
-        {"input": (4, 4), "kernel": (3, 3)}, "conv2d/backward"),
+        {"input": (4, 4), "kernel": (3, 3)}, "conv2d/backward", problem=_conv_problem(False, False)),
     Walkthrough(
         "conv2d/backward", "2-D convolution: backward pass", "/api/v1/conv2d/backward",
         "Given δ = ∂L/∂z for every output cell, find ∂L/∂x (a full convolution of δ with the rotated kernel) "
@@ -213,21 +249,21 @@ WALKTHROUGHS: dict[str, Walkthrough] = {w.slug: w for w in [
                 {**SEED000, "grad_output": "0.58 -1.45; 1.16 0.29"}),
          Preset("Stride 2: a transposed convolution", "", {"input": "1 2 3 4; 5 6 7 8; 9 10 11 12; 13 14 15 16",
                                                            "kernel": "1 0; 0 1", "stride": "2", "grad_output": "1 -1; 2 0"})),
-        {"input": (4, 4), "kernel": (3, 3), "grad_output": (2, 2)}, "conv2d"),
+        {"input": (4, 4), "kernel": (3, 3), "grad_output": (2, 2)}, "conv2d", problem=_conv_problem(False, True)),
     Walkthrough(
         "conv1d", "1-D convolution", "/api/v1/conv1d",
         "The same sliding sum on a sequence.",
         (Field("input", "Input x", "matrix", "3 4 5", help="One sequence, or one channel per row."),
          Field("kernel", "Kernel k", "matrix", "1 2"),) + CONV_FIELDS[2:], _run_conv1d,
         (Preset("Seed 004, example 3", "K = [1, 2] over [3, 4, 5]", {"input": "3 4 5", "kernel": "1 2"}),),
-        {"input": (1, 8), "kernel": (1, 3)}, "conv1d/backward"),
+        {"input": (1, 8), "kernel": (1, 3)}, "conv1d/backward", problem=_conv_problem(True, False)),
     Walkthrough(
         "conv1d/backward", "1-D convolution: backward pass", "/api/v1/conv1d/backward",
         "∂L/∂k and ∂L/∂x for a sequence.",
         (Field("input", "Input x", "matrix", "3 4 5"), Field("kernel", "Kernel k", "matrix", "1 2"))
         + CONV_FIELDS[2:] + (Field("grad_output", "Upstream gradient δ", "matrix", "1 -1"),), _run_conv1d_back,
         (Preset("Seed 004, example 3", "∂L/∂Y = [1, -1]", {"input": "3 4 5", "kernel": "1 2", "grad_output": "1 -1"}),),
-        {"input": (1, 6), "kernel": (1, 3), "grad_output": (1, 4)}, "conv1d"),
+        {"input": (1, 6), "kernel": (1, 3), "grad_output": (1, 4)}, "conv1d", problem=_conv_problem(True, True)),
     Walkthrough(
         "pool2d", "Pooling", "/api/v1/pool2d",
         "Each window gives one number: its largest, its smallest, or its average.",
@@ -237,7 +273,7 @@ WALKTHROUGHS: dict[str, Walkthrough] = {w.slug: w for w in [
          Preset("Seed 001, exercise 3", "", {"input": "3 8 2 4; 1 6 5 3; 7 2 9 1; 4 5 3 6"}),
          Preset("Seed 004, problem 3", "", {"input": POOL004}),
          Preset("Overlapping windows with a tie", "3×3 window, stride 1", {"input": "1 5 5 2; 3 1 0 5; 4 4 2 1; 0 1 3 3", "kernel_size": "3", "stride": "1"})),
-        {"input": (4, 4)}, "pool2d/backward"),
+        {"input": (4, 4)}, "pool2d/backward", problem=_pool_problem),
     Walkthrough(
         "pool2d/backward", "Pooling: backward pass", "/api/v1/pool2d/backward",
         "Max and min pooling send each window's δ to the cell that won; average pooling shares it out.",
@@ -246,7 +282,7 @@ WALKTHROUGHS: dict[str, Walkthrough] = {w.slug: w for w in [
          Preset("Seed 003: route 0.8 through one window", "", {"input": "1 5; 2 3", "grad_output": "0.8"}),
          Preset("Overlapping windows add up", "", {"input": "1 5 5 2; 3 1 0 5; 4 4 2 1; 0 1 3 3", "kernel_size": "3",
                                                      "stride": "1", "grad_output": "1 2; 3 4"})),
-        {"input": (4, 4), "grad_output": (2, 2)}, "pool2d"),
+        {"input": (4, 4), "grad_output": (2, 2)}, "pool2d", problem=_pool_problem),
     Walkthrough(
         "im2col", "im2col: convolution as a matrix product", "/api/v1/im2col",
         "Unfold each window into a column; one matrix product then does the whole convolution.",
@@ -255,7 +291,7 @@ WALKTHROUGHS: dict[str, Walkthrough] = {w.slug: w for w in [
          Field("kernel_size", "Window size", "text", "2"), Field("stride", "Stride", "text", "1"),
          Field("padding", "Padding", "text", "0"), Field("dilation", "Dilation", "text", "1")), _run_im2col,
         (Preset("Seed 001 §11.1: 3×3 input, 2×2 window", "", {"input": "1 2 3; 4 5 6; 7 8 9"}),),
-        {"input": (3, 3)}),
+        {"input": (3, 3)}, problem=_im2col_problem),
     Walkthrough(
         "output-size", "Output size", "/api/v1/output-size",
         "How many positions the window takes along each axis.",
@@ -269,7 +305,7 @@ WALKTHROUGHS: dict[str, Walkthrough] = {w.slug: w for w in [
          Preset("Seed 003: MNIST 28×28 with a 6×6 filter", "", {"input_size": "28", "kernel_size": "6", "stride": "1"}),
          Preset("Seed 001, exercise 1.2", "100, 3×3, stride 2, pad 1", {"input_size": "100", "kernel_size": "3", "stride": "2", "padding": "1"})),
         {"input_size": range(5, 33), "kernel_size": range(1, 8), "stride": range(1, 4), "padding": range(0, 3)},
-    ),
+        problem=_size_problem),
 ]}
 
 
@@ -367,6 +403,8 @@ def render_page(request: Request, w: Walkthrough) -> HTMLResponse:
         grids, hidden = w.grids(trace) if w.grids else _grids(w, trace)
         notes = trace.notes + [f"{name} has more than {GRID_CELLS:,} cells to draw; the steps list every number."
                                for name in hidden]
+        context["check"] = check_view(request.query_params, w.api.removeprefix("/api/v1/"), trace, grids,
+                                      w.problem(q) if w.problem else None)
         context.update(grids=grids, steps=step_views(trace, 0, PAGE_STEPS), step_count=len(trace.steps),
                        formula=trace.formula, notes=notes, picture=w.picture(trace, q) if w.picture else None)
     html = templates.get_template("walkthrough.html").render(request=request, **context)

@@ -39,6 +39,7 @@ OTHER_ROUTES = {  # path -> (method, tag): routes that answer with something oth
     "/api/v1/architecture/presets": ("get", "architecture"),
     "/api/v1/architecture/summary": ("post", "architecture"),
     "/api/v1/check": ("post", "check"),
+    "/api/v1/practice/{op}": ("get", "practice"),
 }
 
 
@@ -113,7 +114,7 @@ def test_openapi_lists_every_route_as_a_post_with_its_tag(openapi):
 @pytest.mark.parametrize("path", ROUTES)
 def test_openapi_lists_every_status_a_route_can_answer(openapi, path):
     responses = openapi["paths"][path]["post"]["responses"]
-    assert set(responses) == {"200", "400", "404", "413", "422"}
+    assert set(responses) == {"200", "400", "404", "413", "414", "422"}
     for status in ("404", "413", "422"):
         schema = responses[status]["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/ErrorResponse"}
@@ -184,7 +185,7 @@ def test_check_route_documents_its_models_statuses_and_examples(client, openapi)
     assert body == {"$ref": "#/components/schemas/CheckRequest"}
     ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/CheckResponse"}
-    assert set(operation["responses"]) == {"200", "400", "413", "422"}
+    assert set(operation["responses"]) == {"200", "400", "413", "414", "422"}
     assert "parameters" not in operation
     request = openapi["components"]["schemas"]["CheckRequest"]
     assert request["additionalProperties"] is False

@@ -426,7 +426,7 @@ def test_script_tag_in_a_field_is_escaped_everywhere(client, slug, name):
     response, doc = get_page(client, f"/{slug}", {name: SCRIPT})
     assert SCRIPT not in response.text
     assert "<script>" not in response.text.lower()
-    assert [s.attrs.get("src") for s in doc.find_all("script")] == ["/static/player.js"]
+    assert [s.attrs.get("src") for s in doc.find_all("script")] == ["/static/player.js", "/static/present.js"]
     if doc.find(id=f"f-{name}").tag != "select":
         assert field_value(doc, name) == SCRIPT          # shown back as text, not dropped
         assert page_errors(doc)
@@ -438,7 +438,7 @@ def test_script_in_other_query_parameters_is_escaped(client, params):
     response, doc = get_page(client, "/conv2d", params)
     assert SCRIPT not in response.text
     assert "<img" not in response.text
-    assert [s.attrs.get("src") for s in doc.find_all("script")] == ["/static/player.js"]
+    assert [s.attrs.get("src") for s in doc.find_all("script")] == ["/static/player.js", "/static/present.js"]
 
 
 def test_steps_fragment_escapes_a_script_in_the_query(client):

@@ -1,6 +1,6 @@
 """A live uvicorn on a free loopback port and Debian's Chromium, driven by Playwright's sync API.
 
-Never `playwright install`: the browser is the system's `chromium`. Without it the browser tests skip.
+Never `playwright install`: the browser is the system's `chromium`. Without it the browser tests fail: scripts/test installs it.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def base_url():
 def browser():
     executable = shutil.which("chromium")
     if executable is None:
-        pytest.skip("Debian's chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
+        pytest.fail("Debian's chromium is missing: scripts/test installs it with apt-get")
+    from playwright import sync_api
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
