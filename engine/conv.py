@@ -5,6 +5,7 @@ Numbers are computed once over sliding-window views; each step reads its own win
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from .layout import IMAGE, KERNEL_1D, KERNEL_2D, SEQUENCE, Layout, affine, label
 from .numfmt import factor, shown, tex, write_sum
 from .shapes import Padding4, SamePadding, effective_kernel, out_size, resolve_padding
 from .tensors import as_pair, as_tensor
-from .trace import Combine, Factor, Segment, Step, StepKind, Trace, cell_id, term
+from .trace import Combine, Factor, Segment, Step, StepKind, Term, Trace, cell_id, term
 
 MODES = ("correlation", "convolution")
 
@@ -395,6 +396,7 @@ def conv_backward_trace(pb: ConvProblem, grad_output: Any, op: str) -> Trace:
     per_group = C_out // pb.groups
     strided = pb.stride != (1, 1)
     out_layout = pb.out_layout
+    windows = functools.cache(pb.windows)  # padded once, when the first weight-gradient step is read
 
     def make_grad_input(index: tuple[int, ...], digits: int) -> Step:
         n, c, h, w_ = index
@@ -440,18 +442,19 @@ def conv_backward_trace(pb: ConvProblem, grad_output: Any, op: str) -> Trace:
         p, q = (kH - 1 - p_user, kW - 1 - q_user) if pb.mode == "convolution" else (p_user, q_user)
         c = pb.channels(o)[c_local]
         total = N * H_out * W_out
-        terms, parts, reads_x, reads_d = [], [], [], []
-        for n in range(N):
-            for i in range(H_out):
-                for j in range(W_out):
-                    cell = pb.input_cell(n, c, i, j, p, q)
-                    xv, dv = pb.input_value(cell), float(delta[n, o, i, j])
-                    d_index, x_index = out_layout.user((n, o, i, j)), pb.x_layout.user(cell)
-                    if shown(len(terms), total):
-                        parts.append(f"{factor(dv, digits)}({tex(xv, digits)})")
-                    terms.append(term(Factor("grad_output", d_index, dv), Factor("input", x_index, xv)))
-                    reads_d.append(d_index)
-                    reads_x.append(x_index)
+        # every window at once: the input cell under tap (p, q) and the δ of that window, as index lists
+        n_, i_, j_ = np.indices((N, H_out, W_out)).reshape(3, -1)
+        h_ = i_ * pb.stride[0] - pb.pads[0] + p * pb.dilation[0]
+        w_ = j_ * pb.stride[1] - pb.pads[2] + q * pb.dilation[1]
+        d_axes = (n_, np.full_like(n_, o), i_, j_)
+        x_axes = (n_, np.full_like(n_, c), h_, w_)
+        reads_d = list(zip(*(d_axes[a].tolist() for a in out_layout.keep)))
+        reads_x = list(zip(*(x_axes[a].tolist() for a in pb.x_layout.keep)))
+        xs = windows()[:, c, :, :, p, q].ravel().tolist()
+        ds = delta[:, o].ravel().tolist()
+        terms = [Term((Factor("grad_output", d_index, dv), Factor("input", x_index, xv)), dv * xv)
+                 for d_index, x_index, dv, xv in zip(reads_d, reads_x, ds, xs)]
+        parts = [f"{factor(ds[k], digits)}({tex(xs[k], digits)})" for k in range(total) if shown(k, total)]
         user = pb.w_layout.user(index)
         value = float(grad_w[index])
         return Step(

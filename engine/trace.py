@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -58,9 +58,11 @@ class StepKind(str, enum.Enum):
     """A network's layer entered: layer 2 (ReLU), forward, 2×2 -> 2×2; its op's steps follow."""
 
 
-@dataclass(frozen=True)
-class Factor:
-    """One factor of a term: a tensor cell (``index`` in the user's layout) or a constant."""
+class Factor(NamedTuple):
+    """One factor of a term: a tensor cell (``index`` in the user's layout) or a constant.
+
+    A named tuple, not a dataclass: a large layer's step builds tens of thousands of them.
+    """
 
     tensor: str
     index: tuple[int, ...] | None
@@ -71,8 +73,7 @@ class Factor:
                 "value": self.value}
 
 
-@dataclass(frozen=True)
-class Term:
+class Term(NamedTuple):
     """A product of factors and its value (a lone factor is a term too)."""
 
     factors: tuple[Factor, ...]
