@@ -48,7 +48,10 @@ class Server:
             self.port = s.getsockname()[1]
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-                                         "--port", str(self.port), "--log-level", "warning"],
+                                         "--port", str(self.port), "--log-level", "warning",
+                                         # longer than the client's 5 s keep-alive: with uvicorn's 5 s default
+                                         # the server may close an idle connection as the client reuses it
+                                         "--timeout-keep-alive", "30"],
                                         cwd=Path(__file__).resolve().parents[1])
 
     def __enter__(self) -> Server:
@@ -93,7 +96,7 @@ async def _burst(base: str, requests: int, concurrency: int) -> dict:
                     if response.status_code != 200:
                         errors.append(f"{kind}: {response.status_code}")
                 except httpx.HTTPError as error:
-                    errors.append(f"{kind}: {type(error).__name__}")
+                    errors.append(f"{kind}: {type(error).__name__} {error!r}"[:200])
                 latencies[kind].append(time.perf_counter() - start)
 
         start = time.perf_counter()
