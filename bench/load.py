@@ -19,17 +19,17 @@ import argparse
 import asyncio
 import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from app.limits import MAX_BODY_BYTES  # noqa: E402
+from timing import Server  # noqa: E402
 
 SEED000_BODY = {"input": [[2, 0, 1, 2], [1, 1, 0, 1], [0, 2, 1, 0], [1, 0, 2, 1]],
                 "kernel": [[1, -1, 0], [0, 1, -1], [1, 0, 1]]}
@@ -37,44 +37,6 @@ SEED000_PAGE = {"input": "2 0 1 2; 1 1 0 1; 0 2 1 0; 1 0 2 1", "kernel": "1 -1 0
 MEMORY_RISE = 0.10
 """The second burst may raise the server's peak memory by at most this fraction."""
 BIG_BODY = 36 * 1024 * 1024
-
-
-class Server:
-    """``python -m uvicorn app.main:app`` on a free loopback port, stopped on exit."""
-
-    def __init__(self):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-                                         "--port", str(self.port), "--log-level", "warning",
-                                         # longer than the client's 5 s keep-alive: with uvicorn's 5 s default
-                                         # the server may close an idle connection as the client reuses it
-                                         "--timeout-keep-alive", "30"],
-                                        cwd=Path(__file__).resolve().parents[1])
-
-    def __enter__(self) -> Server:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.base}/static/style.css", timeout=2)
-                return self
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.__exit__()
-                    raise RuntimeError("uvicorn did not start")
-                time.sleep(0.1)
-
-    def __exit__(self, *_) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-    def memory_kib(self) -> dict[str, int]:
-        """The server process's peak (VmHWM) and current (VmRSS) resident memory, in KiB."""
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        return {name: int(fields[name].split()[0]) for name in ("VmHWM", "VmRSS")}
 
 
 async def _burst(base: str, requests: int, concurrency: int) -> dict:

@@ -7,10 +7,7 @@ time, and the page's weight as HTML and as transferred to headless Chromium. Bud
 
 from __future__ import annotations
 
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -26,11 +23,9 @@ from app.main import app  # noqa: E402
 from app.pages.network import MNIST, _compute, _input, _target, parse_layers  # noqa: E402
 from app.render import mathml  # noqa: E402
 from engine import network  # noqa: E402
-from timing import best_of  # noqa: E402
+from timing import best_of, in_chromium  # noqa: E402
 
 PAGE_BUDGET = 1_500_000
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def engine_time() -> tuple[float, int]:
@@ -86,41 +81,11 @@ def browser_weight(path: str) -> int | None:
 
 def browser_figures(path: str) -> dict[str, float] | None:
     """Bytes the browser receives for the page (HTML, CSS, JavaScript), and the time until the player is ready."""
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        print("chromium not found: browser figures not measured")
-        return None
-    from playwright.sync_api import sync_playwright
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port),
-                               "--log-level", "warning"])
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/static/style.css")
-                break
-            except OSError:
-                time.sleep(0.1)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            sizes = []
-            page.on("response", lambda r: sizes.append(len(r.body()) if r.ok else 0))
-            start = time.perf_counter()
-            page.goto(f"http://127.0.0.1:{port}{path}")
-            page.wait_for_selector(".player:not([hidden])")
-            interactive = (time.perf_counter() - start) * 1000
-            loaded = sum(sizes)
-            print(f"seed 003 page in Chromium: {loaded / 1024:.0f} KiB transferred ({len(sizes)} files), "
-                  f"player ready after {interactive:.0f} ms")
-            browser.close()
-            return {"transferred_bytes": loaded, "interactive_ms": interactive}
-    finally:
-        server.terminate()
-        server.wait()
+    f = in_chromium(path)
+    if f is not None:
+        print(f"seed 003 page in Chromium: {f['transferred_bytes'] / 1024:.0f} KiB transferred ({f['files']} files), "
+              f"player ready after {f['interactive_ms']:.0f} ms")
+    return f
 
 
 if __name__ == "__main__":

@@ -7,11 +7,7 @@ interactive under 1 s.
 
 from __future__ import annotations
 
-import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -20,10 +16,9 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from app.main import app
+from timing import in_chromium
 
 SEED000 = {"input": "2 0 1 2; 1 1 0 1; 0 2 1 0; 1 0 2 1", "kernel": "1 -1 0; 0 1 -1; 1 0 1"}
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def timed(fn, repeat: int = 30) -> float:
@@ -69,44 +64,18 @@ def main() -> None:
 
 def browser_figures(path: str) -> dict[str, float] | None:
     """Bytes transferred, milliseconds until the player is ready and for the End key's jump to step 529."""
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        print("chromium not found: browser figures not measured")
-        return None
-    from playwright.sync_api import sync_playwright
+    def end_key(page, start: float) -> dict[str, float]:
+        before = time.perf_counter()
+        page.keyboard.press("End")
+        page.wait_for_selector("li#step-529.current")
+        return {"end_key_ms": (time.perf_counter() - before) * 1000}
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port),
-                               "--log-level", "warning"])
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/static/style.css")
-                break
-            except OSError:
-                time.sleep(0.1)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            sizes = []
-            page.on("response", lambda r: sizes.append(len(r.body()) if r.ok else 0))
-            start = time.perf_counter()
-            page.goto(f"http://127.0.0.1:{port}{path}")
-            page.wait_for_selector(".player:not([hidden])")
-            interactive = (time.perf_counter() - start) * 1000
-            loaded = sum(sizes)
-            page.keyboard.press("End")
-            page.wait_for_selector("li#step-529.current")
-            to_last = (time.perf_counter() - start) * 1000 - interactive
-            print(f"28x28 * 6x6 in Chromium: {loaded / 1024:.0f} KiB transferred (budget 1024 KiB), "
-                  f"interactive after {interactive:.0f} ms (budget 1000 ms), End key to step 529: {to_last:.0f} ms")
-            browser.close()
-            return {"transferred_bytes": loaded, "interactive_ms": interactive, "end_key_ms": to_last}
-    finally:
-        server.terminate()
-        server.wait()
+    f = in_chromium(path, end_key)
+    if f is not None:
+        print(f"28x28 * 6x6 in Chromium: {f['transferred_bytes'] / 1024:.0f} KiB transferred (budget 1024 KiB), "
+              f"interactive after {f['interactive_ms']:.0f} ms (budget 1000 ms), "
+              f"End key to step 529: {f['end_key_ms']:.0f} ms")
+    return f
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import numpy as np
 from .errors import EngineError
 from .layout import called, label
 from .numfmt import factor, fmt, shown, tex, write_sum
-from .tensors import as_tensor
+from .tensors import as_number, as_tensor
 from .trace import Combine, Factor, Segment, Step, StepKind, Trace, cell_id, term
 
 FUNCTIONS = ("relu", "leaky_relu", "relu6", "sigmoid", "tanh", "softmax")
@@ -42,9 +42,7 @@ _DERIVATIVES = {
 def _check(x: Any, function: str, alpha: float) -> np.ndarray:
     if function not in FUNCTIONS:
         raise EngineError("function", f"{function!r} is not an activation: use one of {', '.join(FUNCTIONS)}")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(alpha):
-        raise EngineError("alpha", f"{alpha!r} is not a number")
+    as_number(alpha, "alpha")
     return as_tensor(x, "input", (0, 1, 2, 3, 4) if function != "softmax" else (1, 2, 3, 4))
 
 

@@ -73,11 +73,7 @@ def loss(prediction, target, *, kind, reduction="mean", eps=1e-12) -> Trace:
 def _mse(prediction: Any, target: Any, reduction: str) -> Trace:
     y = as_tensor(prediction, "prediction", (0, 1, 2, 3, 4))
     t = as_tensor(target, "target", (0, 1, 2, 3, 4))
-    if t.shape != y.shape:
-        if t.size == y.size == 1:
-            t = t.reshape(y.shape)
-        else:
-            raise EngineError("target", f"expected the prediction's shape {y.shape}, got {t.shape}")
+    t = _like(t, y)
     count = y.size
     scale = {"mean": 1.0 / count, "sum": 1.0, "half_sum": 0.5}[reduction]
     diff = y - t
@@ -135,6 +131,15 @@ def _mse(prediction: Any, target: Any, reduction: str) -> Trace:
 _MSE_RULES = {"mean": r"L = \frac{1}{N} \sum_i (\hat{y}_i - t_i)^2",
               "sum": r"L = \sum_i (\hat{y}_i - t_i)^2",
               "half_sum": r"L = \frac{1}{2} \sum_i (\hat{y}_i - t_i)^2"}
+
+
+def _like(t: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """The target in the prediction's shape: equal shapes, or one number each ([[0]] for 0)."""
+    if t.shape == prediction.shape:
+        return t
+    if t.size == prediction.size == 1:
+        return t.reshape(prediction.shape)
+    raise EngineError("target", f"expected the prediction's shape {prediction.shape}, got {t.shape}")
 
 
 def _out(array: np.ndarray) -> Any:
@@ -353,11 +358,7 @@ def _categorical(prediction: Any, target: Any, kind: str, reduction: str, eps: f
 def _binary(prediction: Any, target: Any, reduction: str, eps: float) -> Trace:
     p = as_tensor(prediction, "prediction", (0, 1, 2, 3, 4))
     t = as_tensor(target, "target", (0, 1, 2, 3, 4))
-    if t.shape != p.shape:
-        if t.size == p.size == 1:
-            t = t.reshape(p.shape)
-        else:
-            raise EngineError("target", f"expected the prediction's shape {p.shape}, got {t.shape}")
+    t = _like(t, p)
     for name, a in (("prediction", p), ("target", t)):
         bad = np.argwhere((a < 0) | (a > 1))
         if len(bad):

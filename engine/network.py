@@ -102,6 +102,9 @@ def _resolve(specs: Any, x: np.ndarray, seed: int | None) -> tuple[list[Layer], 
     if not isinstance(specs, (list, tuple)) or not specs:
         raise EngineError("layers", "expected a list of at least one layer")
     rng = None
+    if any(_draws(spec) for spec in specs):
+        seed = secrets.randbelow(2 ** 31) if seed is None else seed
+        rng = np.random.default_rng(seed)
     layers: list[Layer] = []
     a = np.zeros(x.shape)
     shapes = [a]
@@ -134,9 +137,6 @@ def _resolve(specs: Any, x: np.ndarray, seed: int | None) -> tuple[list[Layer], 
         weight = bias = None
         drawn = False
         if kind in ("conv2d", "conv1d", "linear") and spec.get("weight") is None:
-            if rng is None:
-                seed = secrets.randbelow(2 ** 31) if seed is None else seed
-                rng = np.random.default_rng(seed)
             drawn = True
             weight, bias = _drawn_weights(kind, spec, a.shape, rng, i)
         elif kind in ("conv2d", "conv1d", "linear"):
@@ -149,9 +149,6 @@ def _resolve(specs: Any, x: np.ndarray, seed: int | None) -> tuple[list[Layer], 
             weight = np.ones(C) if spec.get("weight") is None else _tensor(spec["weight"], i, "weight", (0, 1)).reshape(-1)
             bias = np.zeros(C) if spec.get("bias") is None else _tensor(spec["bias"], i, "bias", (0, 1)).reshape(-1)
         if kind == "dropout" and spec.get("mask") is None and spec.get("seed") is None:
-            if rng is None:
-                seed = secrets.randbelow(2 ** 31) if seed is None else seed
-                rng = np.random.default_rng(seed)
             options["seed"] = int(rng.integers(2 ** 31))  # one mask for every step, reproducible from the seed
             drawn = True
         for key in ("stride", "padding", "dilation", "groups"):
@@ -169,6 +166,15 @@ def _resolve(specs: Any, x: np.ndarray, seed: int | None) -> tuple[list[Layer], 
         layers.append(layer)
         shapes.append(np.zeros(np.shape(a)))
     return layers, shapes, seed
+
+
+def _draws(spec: Any) -> bool:
+    """Whether the layer takes numbers from the seed: weights or a dropout mask not given."""
+    if not isinstance(spec, dict):
+        return False
+    kind = spec.get("type")
+    return (kind in ("conv2d", "conv1d", "linear") and spec.get("weight") is None
+            or kind == "dropout" and spec.get("mask") is None and spec.get("seed") is None)
 
 
 def _drawn_weights(kind: str, spec: dict, shape: tuple[int, ...], rng: np.random.Generator,

@@ -5,7 +5,6 @@ Every op, table and test calls these; nothing else in the project computes an ou
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
